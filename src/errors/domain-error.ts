@@ -1,0 +1,93 @@
+// Stable, machine-readable codes. The errors filter maps each one to exactly one HTTP status,
+// so services and the repository stay transport-agnostic.
+export enum ErrorCode {
+  USER_NOT_FOUND = 'USER_NOT_FOUND',
+  USER_ALREADY_EXISTS = 'USER_ALREADY_EXISTS',
+  VALIDATION_FAILED = 'VALIDATION_FAILED',
+  RATE_LIMITED = 'RATE_LIMITED',
+  VERSION_CONFLICT = 'VERSION_CONFLICT',
+  PRECONDITION_FAILED = 'PRECONDITION_FAILED',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  GUARDRAIL_VIOLATION = 'GUARDRAIL_VIOLATION',
+  NOT_FOUND = 'NOT_FOUND',
+  PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
+  DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
+  INTERNAL_ERROR = 'INTERNAL_ERROR',
+}
+
+export abstract class DomainError extends Error {
+  abstract readonly code: ErrorCode;
+
+  constructor(
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export interface FieldIssue {
+  field: string;
+  reason: string;
+  index?: number;
+}
+
+export class ValidationFailedError extends DomainError {
+  readonly code = ErrorCode.VALIDATION_FAILED;
+
+  constructor(
+    readonly issues: FieldIssue[],
+    message = issues.map((i) => (i.index === undefined ? '' : `[${i.index}] `) + `${i.field}: ${i.reason}`).join('; '),
+  ) {
+    super(message, issues);
+  }
+}
+
+export class RateLimitExceededError extends DomainError {
+  readonly code = ErrorCode.RATE_LIMITED;
+
+  constructor(
+    readonly retryAfterMs: number,
+    action?: string,
+  ) {
+    super(`Too many requests${action ? ` for ${action}` : ''}; retry in ${Math.ceil(retryAfterMs / 1000)} s`, {
+      retryAfterMs,
+      ...(action ? { action } : {}),
+    });
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  readonly code = ErrorCode.UNAUTHENTICATED;
+
+  constructor(message = 'Authentication required') {
+    super(message);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  readonly code = ErrorCode.FORBIDDEN;
+
+  constructor(message = 'Insufficient role') {
+    super(message);
+  }
+}
+
+export class GuardrailError extends DomainError {
+  readonly code = ErrorCode.GUARDRAIL_VIOLATION;
+}
+
+export class PreconditionFailedError extends DomainError {
+  readonly code = ErrorCode.PRECONDITION_FAILED;
+}
+
+export class DatabaseUnavailableError extends DomainError {
+  readonly code = ErrorCode.DATABASE_UNAVAILABLE;
+
+  constructor() {
+    super('The database is unavailable; retry shortly');
+  }
+}

@@ -1,0 +1,113 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ThrottlerException } from '@nestjs/throttler';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, ErrorCode, RateLimitExceededError } from './domain-error';
+import { isDatabaseUnavailable } from './database-errors';
+
+export const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  [ErrorCode.USER_NOT_FOUND]: HttpStatus.NOT_FOUND,
+  [ErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
+  [ErrorCode.USER_ALREADY_EXISTS]: HttpStatus.CONFLICT,
+  [ErrorCode.VERSION_CONFLICT]: HttpStatus.CONFLICT,
+  [ErrorCode.PRECONDITION_FAILED]: HttpStatus.PRECONDITION_FAILED,
+  [ErrorCode.VALIDATION_FAILED]: HttpStatus.BAD_REQUEST,
+  [ErrorCode.RATE_LIMITED]: HttpStatus.TOO_MANY_REQUESTS,
+  [ErrorCode.UNAUTHENTICATED]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.FORBIDDEN]: HttpStatus.FORBIDDEN,
+  [ErrorCode.GUARDRAIL_VIOLATION]: HttpStatus.FORBIDDEN,
+  [ErrorCode.PAYLOAD_TOO_LARGE]: HttpStatus.PAYLOAD_TOO_LARGE,
+  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+  [ErrorCode.DATABASE_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.INTERNAL_ERROR]: HttpStatus.INTERNAL_SERVER_ERROR,
+};
+
+const CODE_BY_HTTP_STATUS: Partial<Record<number, ErrorCode>> = {
+  400: ErrorCode.VALIDATION_FAILED,
+  401: ErrorCode.UNAUTHENTICATED,
+  403: ErrorCode.FORBIDDEN,
+  404: ErrorCode.NOT_FOUND,
+  406: ErrorCode.VALIDATION_FAILED,
+  413: ErrorCode.PAYLOAD_TOO_LARGE,
+  415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  429: ErrorCode.RATE_LIMITED,
+};
+
+export interface ErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+  requestId: string;
+}
+
+export interface ErrorResponse {
+  body: ErrorBody;
+  retryAfterSeconds?: number;
+}
+
+// Turns anything thrown into the one error body. Unknown errors become a 500 that reveals nothing;
+// the detail goes to the log line with the same request id.
+export function toErrorResponse(error: unknown, requestId: string, logger: Logger): ErrorResponse {
+  if (error instanceof DomainError) {
+    const body: ErrorBody = { statusCode: STATUS_BY_CODE[error.code], code: error.code, message: error.message, requestId };
+    if (error.details !== undefined) body.details = error.details;
+    const retryAfterSeconds = error instanceof RateLimitExceededError ? Math.max(1, Math.ceil(error.retryAfterMs / 1000)) : undefined;
+    return { body, retryAfterSeconds };
+  }
+  if (error instanceof ThrottlerException) {
+    return {
+      body: { statusCode: 429, code: ErrorCode.RATE_LIMITED, message: 'Too many requests', requestId },
+    };
+  }
+  const httpStatus = httpStatusOf(error);
+  if (httpStatus !== undefined && httpStatus < 500) {
+    const code = CODE_BY_HTTP_STATUS[httpStatus] ?? ErrorCode.VALIDATION_FAILED;
+    return { body: { statusCode: httpStatus, code, message: httpMessageOf(error), requestId } };
+  }
+  if (isDatabaseUnavailable(error)) {
+    logger.warn({ err: error, requestId }, 'database unavailable');
+    return {
+      body: { statusCode: 503, code: ErrorCode.DATABASE_UNAVAILABLE, message: 'The database is unavailable; retry shortly', requestId },
+      retryAfterSeconds: 1,
+    };
+  }
+  logger.error({ err: error, requestId }, 'unhandled error');
+  return { body: { statusCode: 500, code: ErrorCode.INTERNAL_ERROR, message: 'Internal server error', requestId } };
+}
+
+function httpStatusOf(error: unknown): number | undefined {
+  if (error instanceof HttpException) return error.getStatus();
+  // Fastify's own errors (body too large, bad content type, malformed JSON) carry statusCode.
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
+}
+
+function httpMessageOf(error: unknown): string {
+  if (error instanceof HttpException) {
+    const response = error.getResponse();
+    if (typeof response === 'object' && response && 'message' in response) {
+      const message = (response).message;
+      return Array.isArray(message) ? message.join('; ') : String(message);
+    }
+    return error.message;
+  }
+  return error instanceof Error ? error.message : 'Bad request';
+}
+
+@Catch()
+export class ErrorsFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ErrorsFilter.name);
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    sendError(reply, toErrorResponse(error, String(request.id), this.logger));
+  }
+}
+
+export function sendError(reply: FastifyReply, { body, retryAfterSeconds }: ErrorResponse): void {
+  if (reply.sent) return;
+  if (retryAfterSeconds !== undefined) reply.header('Retry-After', String(retryAfterSeconds));
+  void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);
+}

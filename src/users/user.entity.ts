@@ -1,0 +1,66 @@
+import { Check, Column, Entity, Index, OneToMany, PrimaryGeneratedColumn } from 'typeorm';
+import { FileEntity } from './file.entity';
+
+// Mirrors the schema that the migrations create; `npm run migration:generate` must find no
+// difference. Trigram and GIN indexes are declared with synchronize: false because TypeORM cannot
+// express their operator classes; the migration owns them.
+@Entity({ name: 'users' })
+@Check('CHK_users_deleted_consistent', `"is_deleted" = ("deleted_at" IS NOT NULL)`)
+@Index('UQ_users_email_normalized_live', ['emailNormalized'], { unique: true, where: '(deleted_at IS NULL)' })
+@Index('IDX_users_created_at_id', ['createdAt', 'id'])
+@Index('IDX_users_live_created_at_id', ['createdAt', 'id'], { where: '(deleted_at IS NULL)' })
+@Index('IDX_users_live_active_created_at_id', ['isActive', 'createdAt', 'id'], { where: '(deleted_at IS NULL)' })
+@Index('IDX_users_last_login_at', ['lastLoginAt'])
+@Index('IDX_users_email_trgm', { synchronize: false })
+@Index('IDX_users_full_name_trgm', { synchronize: false })
+@Index('IDX_users_roles', { synchronize: false })
+@Index('IDX_users_metadata', { synchronize: false })
+export class UserEntity {
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_users' })
+  id!: string;
+
+  @Column({ type: 'text' })
+  email!: string;
+
+  @Column({ name: 'email_normalized', type: 'text' })
+  emailNormalized!: string;
+
+  @Column({ name: 'full_name', type: 'text', nullable: true })
+  fullName!: string | null;
+
+  @Column({ name: 'hashed_password', type: 'text' })
+  hashedPassword!: string;
+
+  @Column({ name: 'is_active', type: 'boolean', default: true })
+  isActive!: boolean;
+
+  @Column({ name: 'is_deleted', type: 'boolean', default: false })
+  isDeleted!: boolean;
+
+  @Column({ name: 'deleted_at', type: 'timestamptz', nullable: true })
+  deletedAt!: Date | null;
+
+  @Column({ type: 'text', array: true, default: () => `'{user}'` })
+  roles!: string[];
+
+  @Column({ type: 'jsonb', default: () => `'{}'` })
+  metadata!: Record<string, unknown>;
+
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
+  createdAt!: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
+  updatedAt!: Date;
+
+  @Column({ name: 'last_login_at', type: 'timestamptz', nullable: true })
+  lastLoginAt!: Date | null;
+
+  @Column({ name: 'anonymized_at', type: 'timestamptz', nullable: true })
+  anonymizedAt!: Date | null;
+
+  @Column({ type: 'integer', default: 1 })
+  version!: number;
+
+  @OneToMany(() => FileEntity, (file) => file.user)
+  files?: FileEntity[];
+}

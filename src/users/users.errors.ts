@@ -1,0 +1,49 @@
+import { DomainError, ErrorCode, ValidationFailedError, type FieldIssue } from '../errors/domain-error';
+
+export class UserNotFoundError extends DomainError {
+  readonly code = ErrorCode.USER_NOT_FOUND;
+
+  constructor(readonly userId: string) {
+    super(`User ${userId} not found`, { id: userId });
+  }
+}
+
+export interface ConflictDetail {
+  email: string;
+  index?: number;
+}
+
+export class UserAlreadyExistsError extends DomainError {
+  readonly code = ErrorCode.USER_ALREADY_EXISTS;
+
+  constructor(readonly conflicts: ConflictDetail[]) {
+    super(`A user already exists with ${conflicts.length === 1 ? 'this email' : 'these emails'}`, { conflicts });
+  }
+
+  get emails(): string[] {
+    return this.conflicts.map((c) => c.email);
+  }
+}
+
+export class UserValidationError extends ValidationFailedError {
+  static field(field: string, reason: string): UserValidationError {
+    return new UserValidationError([{ field, reason }]);
+  }
+
+  constructor(issues: FieldIssue[]) {
+    super(issues);
+  }
+}
+
+export class ConcurrentUpdateError extends DomainError {
+  readonly code = ErrorCode.VERSION_CONFLICT;
+
+  constructor(
+    readonly userId: string,
+    readonly expectedVersion: number,
+  ) {
+    super(`User ${userId} changed since version ${expectedVersion}`, { id: userId, expectedVersion });
+  }
+}
+
+export { RateLimitExceededError } from '../errors/domain-error';

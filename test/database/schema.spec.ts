@@ -1,0 +1,52 @@
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../../src/database/data-source-options';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+describe('schema', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dataSource = new DataSource(
+      dataSourceOptions({ url: db.url, poolMax: 2, connectTimeoutMs: 5000, statementTimeoutMs: 10000, migrationsRun: false }),
+    );
+    await dataSource.initialize();
+  });
+
+  afterAll(async () => {
+    await dataSource.destroy();
+    await db.drop();
+  });
+
+  it('matches the entities: migration:generate would find no difference', async () => {
+    const sql = await dataSource.driver.createSchemaBuilder().log();
+    expect(sql.upQueries.map((q) => q.query)).toEqual([]);
+  });
+
+  it('has no pending migration', async () => {
+    await expect(dataSource.showMigrations()).resolves.toBe(false);
+  });
+
+  it('creates the indexes every query relies on', async () => {
+    const rows: { indexname: string }[] = await dataSource.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'migrations'`);
+    expect(rows.map((r) => r.indexname).sort()).toEqual(
+      [
+        'IDX_audit_log_user_id_created_at',
+        'IDX_files_user_id_created_at',
+        'IDX_users_created_at_id',
+        'IDX_users_email_trgm',
+        'IDX_users_full_name_trgm',
+        'IDX_users_last_login_at',
+        'IDX_users_live_active_created_at_id',
+        'IDX_users_live_created_at_id',
+        'IDX_users_metadata',
+        'IDX_users_roles',
+        'PK_audit_log',
+        'PK_files',
+        'PK_users',
+        'UQ_users_email_normalized_live',
+      ].sort(),
+    );
+  });
+});
