@@ -1,0 +1,78 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
+import { AppConfig } from '../config/app-config';
+import type { User } from '../users/user.model';
+
+type CachedUser = Omit<User, 'deletedAt' | 'createdAt' | 'updatedAt' | 'lastLoginAt'> & {
+  deletedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  lastLoginAt: string | null;
+};
+
+const key = (id: string) => `user:${id}`;
+
+// Cache-aside by user id. The cache is an optimization, never the source of truth: every call is
+// time-boxed and any failure is a miss, so a stopped or hung Redis slows reads but breaks nothing.
+@Injectable()
+export class UserCache {
+  private readonly logger = new Logger(UserCache.name);
+
+  constructor(
+    @Inject(CACHE_MANAGER) private readonly cache: Cache,
+    private readonly config: AppConfig,
+  ) {}
+
+  async get(id: string): Promise<User | undefined> {
+    const cached = await this.timeBoxed('get', () => this.cache.get<CachedUser>(key(id)));
+    return cached ? fromCache(cached) : undefined;
+  }
+
+  async set(user: User): Promise<void> {
+    await this.timeBoxed('set', () => this.cache.set(key(user.id), toCache(user), this.config.cacheTtlMs));
+  }
+
+  async delete(ids: Iterable<string>): Promise<void> {
+    const keys = [...new Set(ids)].map(key);
+    if (keys.length === 0) return;
+    await this.timeBoxed('delete', () => this.cache.mdel(keys));
+  }
+
+  private async timeBoxed<T>(operation: string, call: () => Promise<T>): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => {
+        this.logger.warn(`cache ${operation} timed out after ${this.config.cacheTimeoutMs} ms`);
+        resolve(undefined);
+      }, this.config.cacheTimeoutMs);
+    });
+    try {
+      return await Promise.race([call(), timeout]);
+    } catch (error) {
+      this.logger.warn(`cache ${operation} failed: ${String(error)}`);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function toCache(user: User): CachedUser {
+  return {
+    ...user,
+    deletedAt: user.deletedAt?.toISOString() ?? null,
+    createdAt: user.createdAt.toISOString(),
+    updatedAt: user.updatedAt.toISOString(),
+    lastLoginAt: user.lastLoginAt?.toISOString() ?? null,
+  };
+}
+
+function fromCache(cached: CachedUser): User {
+  return {
+    ...cached,
+    deletedAt: cached.deletedAt === null ? null : new Date(cached.deletedAt),
+    createdAt: new Date(cached.createdAt),
+    updatedAt: new Date(cached.updatedAt),
+    lastLoginAt: cached.lastLoginAt === null ? null : new Date(cached.lastLoginAt),
+  };
+}

@@ -1,0 +1,214 @@
+import { Injectable } from '@nestjs/common';
+import { Db } from '../../database/db.service';
+import type { FieldIssue } from '../../errors/domain-error';
+import { canonicalEmail, emailIssue } from '../email';
+import { hashPassword, isPasswordHash, passwordIssue } from '../password';
+import { toUser, USER_COLUMNS, type UserRow } from '../user-row';
+import type { NewUser, User, UserPatch } from '../user.model';
+import { UserAlreadyExistsError, UserValidationError, type ConflictDetail } from '../users.errors';
+import { isUuid } from './paging';
+import { translateWriteError } from './sql-errors';
+import { fullNameIssue, metadataIssue, patchAssignments, PATCHABLE_FIELDS, roleIssue, UNUSABLE_PASSWORD } from './user-values';
+import { UserWrites } from './user-writes';
+
+export const MAX_BULK_ITEMS = 10000;
+// Plaintext passwords cost ~50 ms of argon2 each; batches that carry them are kept small.
+export const MAX_PLAINTEXT_PASSWORDS = 100;
+// unnest() binds one array per column, so a chunk is bounded by statement size, not by
+// PostgreSQL's 65,535 bind parameters; 5,000 rows keeps each statement a few MB at most.
+export const INSERT_CHUNK_ROWS = 5000;
+const HASH_CONCURRENCY = 4;
+
+export interface PreparedUser {
+  id?: string;
+  email: string;
+  emailNormalized: string;
+  fullName: string | null;
+  hashedPassword: string;
+  isActive: boolean;
+  roles: string[];
+  metadata: Record<string, unknown>;
+  createdAt?: Date;
+  lastLoginAt?: Date | null;
+}
+
+// Set-based writes over many users: one statement per chunk, all chunks in one transaction.
+@Injectable()
+export class UserBulk {
+  constructor(
+    private readonly db: Db,
+    private readonly writes: UserWrites,
+  ) {}
+
+  // All or nothing. Invalid rows and duplicates (inside the batch or against live users) are
+  // reported together, by input index.
+  async bulkCreateUsers(users: NewUser[]): Promise<User[]> {
+    const prepared = await this.prepare(users);
+    const conflicts = [...duplicatesWithin(prepared), ...(await this.existing(prepared))];
+    if (conflicts.length) throw new UserAlreadyExistsError(conflicts.sort((a, b) => (a.index ?? 0) - (b.index ?? 0)));
+    return this.insert(prepared, 'error');
+  }
+
+  async bulkUpdateUsers(ids: string[], updateData: UserPatch): Promise<User[]> {
+    this.assertIds(ids);
+    // Many users cannot share one email, so email is not bulk-writable.
+    const { assignments, params } = patchAssignments(updateData, 2, PATCHABLE_FIELDS.filter((f) => f !== 'email'));
+    const wanted = [...new Set(ids.filter(isUuid))];
+    if (wanted.length === 0 || assignments.length === 0) return [];
+    return this.db.transaction(async () => {
+      const rows = await this.writes.write(
+        `UPDATE users u SET ${assignments.join(', ')}, version = u.version + 1, updated_at = now()
+         WHERE u.id = ANY($1::uuid[]) AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}`,
+        [wanted, ...params],
+      );
+      return rows.map(toUser);
+    });
+  }
+
+  // Hard delete: files go with the user (ON DELETE CASCADE), audit history stays (no FK).
+  async bulkDeleteUsers(ids: string[]): Promise<number> {
+    this.assertIds(ids);
+    const wanted = [...new Set(ids.filter(isUuid))];
+    if (wanted.length === 0) return 0;
+    return this.db.transaction(async () => {
+      const rows = await this.db.query<{ id: string }>(`DELETE FROM users WHERE id = ANY($1::uuid[]) RETURNING id`, [wanted]);
+      await this.writes.invalidate(rows.map((r) => r.id));
+      return rows.length;
+    });
+  }
+
+  // Validates every row and hashes plaintext passwords; throws one error listing every bad row.
+  async prepare(users: NewUser[], options: { allowMissingPassword?: boolean } = {}): Promise<PreparedUser[]> {
+    if (!Array.isArray(users)) throw UserValidationError.field('users', 'must be an array');
+    if (users.length > MAX_BULK_ITEMS) throw UserValidationError.field('users', `at most ${MAX_BULK_ITEMS} items per call`);
+    const issues: FieldIssue[] = [];
+    let plaintext = 0;
+    users.forEach((user, index) => {
+      if (typeof user !== 'object' || user === null) {
+        issues.push({ field: 'user', reason: 'must be an object', index });
+        return;
+      }
+      issues.push(...rowIssues(user, index, options.allowMissingPassword === true));
+      if (user.password !== undefined) plaintext++;
+    });
+    if (plaintext > MAX_PLAINTEXT_PASSWORDS) {
+      issues.push({ field: 'password', reason: `at most ${MAX_PLAINTEXT_PASSWORDS} plaintext passwords per call; send argon2id hashes for larger batches` });
+    }
+    if (issues.length) throw new UserValidationError(issues);
+    const hashes = await mapLimited(users, HASH_CONCURRENCY, (u) =>
+      u.password !== undefined ? hashPassword(u.password) : Promise.resolve(u.hashedPassword ?? UNUSABLE_PASSWORD),
+    );
+    return users.map((u, i) => ({
+      email: u.email.trim(),
+      emailNormalized: canonicalEmail(u.email),
+      fullName: u.fullName ?? null,
+      hashedPassword: hashes[i],
+      isActive: u.isActive ?? true,
+      roles: u.roles ? [...new Set(u.roles)] : ['user'],
+      metadata: u.metadata ?? {},
+    }));
+  }
+
+  // Inserts prepared rows with INSERT ... SELECT FROM unnest(...), chunked, in one transaction.
+  // 'error' lets a unique violation fail the batch, 'skip' keeps the existing user, 'update'
+  // overwrites its profile fields. Returns the rows inserted or updated.
+  async insert(rows: PreparedUser[], onConflict: 'error' | 'skip' | 'update'): Promise<User[]> {
+    if (rows.length === 0) return [];
+    const conflictClause = {
+      error: '',
+      skip: 'ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO NOTHING',
+      update: `ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO UPDATE SET full_name = EXCLUDED.full_name,
+                 is_active = EXCLUDED.is_active, roles = EXCLUDED.roles, metadata = EXCLUDED.metadata,
+                 hashed_password = CASE WHEN EXCLUDED.hashed_password = '${UNUSABLE_PASSWORD}' THEN u.hashed_password ELSE EXCLUDED.hashed_password END,
+                 version = u.version + 1, updated_at = now()`,
+    }[onConflict];
+    return this.db.transaction(async () => {
+      const users: User[] = [];
+      for (let start = 0; start < rows.length; start += INSERT_CHUNK_ROWS) {
+        const chunk = rows.slice(start, start + INSERT_CHUNK_ROWS);
+        let inserted: UserRow[];
+        try {
+          inserted = await this.db.query<UserRow>(
+            `INSERT INTO users AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
+             SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active,
+                    ARRAY(SELECT jsonb_array_elements_text(r.roles)), r.metadata, COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::timestamptz[])
+                  AS r(id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, last_login_at)
+             ${conflictClause}
+             RETURNING ${USER_COLUMNS}`,
+            [
+              chunk.map((r) => r.id ?? null),
+              chunk.map((r) => r.email),
+              chunk.map((r) => r.emailNormalized),
+              chunk.map((r) => r.fullName),
+              chunk.map((r) => r.hashedPassword),
+              chunk.map((r) => r.isActive),
+              chunk.map((r) => JSON.stringify(r.roles)),
+              chunk.map((r) => JSON.stringify(r.metadata)),
+              chunk.map((r) => r.createdAt ?? null),
+              chunk.map((r) => r.lastLoginAt ?? null),
+            ],
+          );
+        } catch (error) {
+          throw translateWriteError(error);
+        }
+        users.push(...inserted.map(toUser));
+      }
+      await this.writes.invalidate(users.map((u) => u.id));
+      return users;
+    });
+  }
+
+  async existing(rows: PreparedUser[]): Promise<ConflictDetail[]> {
+    const found = await this.db.query<{ email_normalized: string }>(
+      `SELECT email_normalized FROM users WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL`,
+      [[...new Set(rows.map((r) => r.emailNormalized))]],
+    );
+    const taken = new Set(found.map((r) => r.email_normalized));
+    return rows.flatMap((r, index) => (taken.has(r.emailNormalized) ? [{ email: r.emailNormalized, index }] : []));
+  }
+
+  private assertIds(ids: string[]): void {
+    if (!Array.isArray(ids)) throw UserValidationError.field('ids', 'must be an array');
+    if (ids.length > MAX_BULK_ITEMS) throw UserValidationError.field('ids', `at most ${MAX_BULK_ITEMS} ids per call`);
+  }
+}
+
+export function duplicatesWithin(rows: PreparedUser[]): ConflictDetail[] {
+  const seen = new Map<string, number>();
+  const conflicts: ConflictDetail[] = [];
+  rows.forEach((r, index) => {
+    if (seen.has(r.emailNormalized)) conflicts.push({ email: r.emailNormalized, index });
+    else seen.set(r.emailNormalized, index);
+  });
+  return conflicts;
+}
+
+function rowIssues(user: NewUser, index: number, allowMissingPassword: boolean): FieldIssue[] {
+  const issues = [emailIssue(user.email, 'email', index), fullNameIssue(user.fullName, index), metadataIssue(user.metadata, index)];
+  if (user.password !== undefined && user.hashedPassword !== undefined) {
+    issues.push({ field: 'password', reason: 'give either password or hashedPassword, not both', index });
+  } else if (user.password !== undefined) {
+    issues.push(passwordIssue(user.password, 'password', index));
+  } else if (user.hashedPassword !== undefined) {
+    if (!isPasswordHash(user.hashedPassword)) issues.push({ field: 'hashedPassword', reason: 'must be an argon2id or bcrypt hash', index });
+  } else if (!allowMissingPassword) {
+    issues.push({ field: 'password', reason: 'password or hashedPassword is required', index });
+  }
+  if (user.isActive !== undefined && typeof user.isActive !== 'boolean') issues.push({ field: 'isActive', reason: 'must be a boolean', index });
+  if (user.roles !== undefined) {
+    if (!Array.isArray(user.roles)) issues.push({ field: 'roles', reason: 'must be an array', index });
+    else issues.push(...user.roles.map((r) => roleIssue(r, 'roles', index)));
+  }
+  return issues.filter((i): i is FieldIssue => !!i);
+}
+
+async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,236 @@
+import { Injectable } from '@nestjs/common';
+import { UserCache } from '../../cache/user-cache.service';
+import { Db } from '../../database/db.service';
+import { canonicalEmail, emailProblem } from '../email';
+import { toUser, USER_COLUMNS, type UserRow } from '../user-row';
+import type { KeysetPage, Page, PageOptions, User, UserCredentials, UserFile, UserWithFiles } from '../user.model';
+import { UserNotFoundError, UserValidationError } from '../users.errors';
+import { isUuid, liveFilter, paging, type Paging } from './paging';
+
+const NEWEST_FIRST = 'ORDER BY u.created_at DESC, u.id DESC';
+const CUSTOM_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
+
+interface Cursor {
+  createdAt: string;
+  id: string;
+}
+
+// Every read of users. Soft-deleted users are invisible unless `withDeleted` is asked for.
+@Injectable()
+export class UserReads {
+  constructor(
+    private readonly db: Db,
+    private readonly cache: UserCache,
+  ) {}
+
+  async getUserById(id: string, options: { withDeleted?: boolean } = {}): Promise<User | null> {
+    if (!isUuid(id)) return null;
+    if (options.withDeleted) return this.loadUser(id, true);
+    const cached = await this.cache.get(id);
+    if (cached) return cached;
+    const user = await this.loadUser(id, false);
+    // Nothing read inside a transaction is cached: it may yet roll back.
+    if (user && !this.db.inTransaction()) await this.cache.set(user);
+    return user;
+  }
+
+  async safeGetUserById(id: string, options: { withDeleted?: boolean } = {}): Promise<User> {
+    const user = await this.getUserById(id, options);
+    if (!user) throw new UserNotFoundError(id);
+    return user;
+  }
+
+  async userExists(id: string): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    const rows = await this.db.query(`SELECT 1 FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`, [id]);
+    return rows.length > 0;
+  }
+
+  async getUsersByIds(ids: string[]): Promise<User[]> {
+    const unique = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+    if (unique.length === 0) return [];
+    const rows = await this.db.query<UserRow>(
+      `SELECT ${USER_COLUMNS} FROM unnest($1::uuid[]) WITH ORDINALITY AS wanted(id, position)
+       JOIN users u ON u.id = wanted.id WHERE u.deleted_at IS NULL ORDER BY wanted.position`,
+      [unique],
+    );
+    return rows.map(toUser);
+  }
+
+  async listUsersPaginated(offset = 0, limit?: number, options: { withDeleted?: boolean } = {}): Promise<Page<User>> {
+    return this.page('TRUE', [], paging({ offset, limit, withDeleted: options.withDeleted }));
+  }
+
+  // Keyset pagination over (created_at, id), newest first: constant time at any depth.
+  async listUsersAfter(cursor: string | null | undefined, limit?: number, options: { withDeleted?: boolean } = {}): Promise<KeysetPage<User>> {
+    const { limit: size, withDeleted } = paging({ limit, withDeleted: options.withDeleted });
+    const after = cursor ? decodeCursor(cursor) : undefined;
+    const params: unknown[] = [size + 1];
+    let where = liveFilter(withDeleted);
+    if (after) {
+      params.push(after.createdAt, after.id);
+      where += ` AND (u.created_at, u.id) < ($2::timestamptz, $3::uuid)`;
+    }
+    const rows = await this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE ${where} ${NEWEST_FIRST} LIMIT $1`, params);
+    const items = rows.slice(0, size);
+    const last = rows.length > size ? items[items.length - 1] : undefined;
+    return { items: items.map(toUser), nextCursor: last ? encodeCursor({ createdAt: last.created_at_exact, id: last.id }) : null };
+  }
+
+  // Case-insensitive substring match on email or name; %, _ and \ are literal. Served by the
+  // pg_trgm GIN indexes on both columns.
+  async searchUsersByNameOrEmail(query: string, offset = 0, limit?: number, options: { withDeleted?: boolean } = {}): Promise<Page<User>> {
+    if (typeof query !== 'string' || query.trim().length === 0) throw UserValidationError.field('q', 'must not be empty');
+    if (query.length > 254) throw UserValidationError.field('q', 'must be at most 254 characters');
+    const pattern = `%${query.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return this.page('(u.email ILIKE $1 OR u.full_name ILIKE $1)', [pattern], paging({ offset, limit, withDeleted: options.withDeleted }));
+  }
+
+  async filterUsersByStatus(isActive: boolean, options?: PageOptions): Promise<Page<User>> {
+    if (typeof isActive !== 'boolean') throw UserValidationError.field('isActive', 'must be true or false');
+    return this.page('u.is_active = $1', [isActive], paging(options));
+  }
+
+  async getActiveUsers(options?: PageOptions): Promise<Page<User>> {
+    return this.filterUsersByStatus(true, options);
+  }
+
+  async getInactiveUsers(options?: PageOptions): Promise<Page<User>> {
+    return this.filterUsersByStatus(false, options);
+  }
+
+  async filterUsersByRole(role: string, options?: PageOptions): Promise<Page<User>> {
+    if (typeof role !== 'string' || !ROLE.test(role)) throw UserValidationError.field('role', 'must be a lower-case identifier');
+    return this.page('u.roles @> ARRAY[$1]::text[]', [role], paging(options));
+  }
+
+  async getUsersCreatedWithin(start: Date, end: Date, options?: PageOptions): Promise<Page<User>> {
+    if (!(start instanceof Date) || Number.isNaN(start.getTime())) throw UserValidationError.field('start', 'must be a valid date');
+    if (!(end instanceof Date) || Number.isNaN(end.getTime())) throw UserValidationError.field('end', 'must be a valid date');
+    if (start > end) throw UserValidationError.field('start', 'must not be after end');
+    return this.page('u.created_at >= $1 AND u.created_at < $2', [start, end], paging(options));
+  }
+
+  // Users whose metadata holds `field` equal to `value` (jsonb containment, GIN-indexed).
+  async getUsersByCustomField(field: string, value: unknown, options?: PageOptions): Promise<Page<User>> {
+    if (typeof field !== 'string' || !CUSTOM_FIELD.test(field)) {
+      throw UserValidationError.field('field', 'must match [A-Za-z_][A-Za-z0-9_]{0,63}');
+    }
+    if (value === undefined) throw UserValidationError.field('value', 'is required');
+    return this.page('u.metadata @> jsonb_build_object($1::text, $2::jsonb)', [field, JSON.stringify(value)], paging(options));
+  }
+
+  async countUsers(isActive?: boolean, options: { withDeleted?: boolean } = {}): Promise<number> {
+    const where = liveFilter(options.withDeleted === true);
+    const [row] =
+      isActive === undefined
+        ? await this.db.query<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where}`)
+        : await this.db.query<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where} AND u.is_active = $1`, [isActive]);
+    return Number(row.count);
+  }
+
+  // The user and its files, newest first, in one round trip.
+  async getUserWithFiles(id: string): Promise<UserWithFiles | null> {
+    if (!isUuid(id)) return null;
+    const [row] = await this.db.query<UserRow & { files: (Omit<UserFile, 'createdAt'> & { createdAt: string })[] }>(
+      `SELECT ${USER_COLUMNS},
+         COALESCE((SELECT json_agg(json_build_object('id', f.id, 'filename', f.filename, 'contentType', f.content_type,
+                     'sizeBytes', f.size_bytes, 'createdAt', f.created_at) ORDER BY f.created_at DESC, f.id DESC)
+                   FROM files f WHERE f.user_id = u.id), '[]'::json) AS files
+       FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`,
+      [id],
+    );
+    if (!row) return null;
+    return {
+      ...toUser(row),
+      files: row.files.map((f) => ({ ...f, sizeBytes: Number(f.sizeBytes), createdAt: new Date(f.createdAt) })),
+    };
+  }
+
+  // Signups per calendar month (UTC) of `year`, all twelve months present. Twelve index-only
+  // range counts on the live (created_at, id) index beat a GROUP BY over the year's rows.
+  async userSignupsPerMonth(year: number): Promise<Record<number, number>> {
+    if (!Number.isInteger(year) || year < 1970 || year > 9999) throw UserValidationError.field('year', 'must be an integer from 1970 to 9999');
+    const rows = await this.db.query<{ month: number; count: string }>(
+      `SELECT m.month, (SELECT count(*) FROM users u
+                         WHERE u.deleted_at IS NULL
+                           AND u.created_at >= make_timestamptz($1, m.month, 1, 0, 0, 0, 'UTC')
+                           AND u.created_at < make_timestamptz($1, m.month, 1, 0, 0, 0, 'UTC') + interval '1 month') AS count
+       FROM generate_series(1, 12) AS m(month)`,
+      [year],
+    );
+    return Object.fromEntries(rows.map((r) => [r.month, Number(r.count)]));
+  }
+
+  async isEmailUnique(email: string, excludeUserId?: string): Promise<boolean> {
+    const problem = emailProblem(email);
+    if (problem) throw UserValidationError.field('email', problem);
+    const exclude = excludeUserId !== undefined && isUuid(excludeUserId) ? excludeUserId : null;
+    const rows = await this.db.query(
+      `SELECT 1 FROM users u WHERE u.email_normalized = $1 AND u.deleted_at IS NULL AND ($2::uuid IS NULL OR u.id <> $2::uuid)`,
+      [canonicalEmail(email), exclude],
+    );
+    return rows.length === 0;
+  }
+
+  // For the auth module only: the one read that returns the password hash.
+  async getCredentialsByEmail(email: string): Promise<UserCredentials | null> {
+    if (emailProblem(email) !== undefined) return null;
+    const [row] = await this.db.query<{ id: string; hashed_password: string; is_active: boolean; is_deleted: boolean; roles: string[]; version: number }>(
+      `SELECT id, hashed_password, is_active, is_deleted, roles, version FROM users u
+       WHERE u.email_normalized = $1 AND u.deleted_at IS NULL`,
+      [canonicalEmail(email)],
+    );
+    return row
+      ? { id: row.id, hashedPassword: row.hashed_password, isActive: row.is_active, isDeleted: row.is_deleted, roles: row.roles, version: row.version }
+      : null;
+  }
+
+  async getCredentialsById(id: string): Promise<UserCredentials | null> {
+    if (!isUuid(id)) return null;
+    const [row] = await this.db.query<{ id: string; hashed_password: string; is_active: boolean; is_deleted: boolean; roles: string[]; version: number }>(
+      `SELECT id, hashed_password, is_active, is_deleted, roles, version FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`,
+      [id],
+    );
+    return row
+      ? { id: row.id, hashedPassword: row.hashed_password, isActive: row.is_active, isDeleted: row.is_deleted, roles: row.roles, version: row.version }
+      : null;
+  }
+
+  async loadUser(id: string, withDeleted: boolean): Promise<User | null> {
+    const [row] = await this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1 AND ${liveFilter(withDeleted)}`, [id]);
+    return row ? toUser(row) : null;
+  }
+
+  private async page(condition: string, params: unknown[], { offset, limit, withDeleted }: Paging): Promise<Page<User>> {
+    const where = `${liveFilter(withDeleted)} AND ${condition}`;
+    const n = params.length;
+    const [rows, [{ count }]] = await Promise.all([
+      this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE ${where} ${NEWEST_FIRST} OFFSET $${n + 1} LIMIT $${n + 2}`, [
+        ...params,
+        offset,
+        limit,
+      ]),
+      this.db.query<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where}`, params),
+    ]);
+    return { items: rows.map(toUser), total: Number(count), offset, limit };
+  }
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
+}
+
+function decodeCursor(raw: string): Cursor {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && isUuid(parsed[1])) {
+      const [createdAt, id] = parsed as [string, string];
+      if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt)) return { createdAt, id };
+    }
+  } catch {
+    // fall through to the validation error
+  }
+  throw UserValidationError.field('after', 'is not a cursor returned by this API');
+}

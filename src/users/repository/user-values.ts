@@ -1,0 +1,85 @@
+import type { FieldIssue } from '../../errors/domain-error';
+import { canonicalEmail, emailIssue } from '../email';
+import type { UserPatch } from '../user.model';
+import { UserValidationError } from '../users.errors';
+
+// Stored in place of a hash for users created without a password (upsert, import): no
+// password ever verifies against it.
+export const UNUSABLE_PASSWORD = '!';
+
+export const FULL_NAME_MAX = 200;
+export const METADATA_MAX_BYTES = 16 * 1024;
+const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
+const METADATA_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+export const PATCHABLE_FIELDS = ['email', 'fullName', 'isActive', 'metadata'] as const;
+
+function issue(field: string, reason: string, index?: number): FieldIssue {
+  return index === undefined ? { field, reason } : { field, reason, index };
+}
+
+export function fullNameIssue(value: unknown, index?: number): FieldIssue | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') return issue('fullName', 'must be a string or null', index);
+  if (value.length > FULL_NAME_MAX) return issue('fullName', `must be at most ${FULL_NAME_MAX} characters`, index);
+  if (/[\p{Cc}]/u.test(value)) return issue('fullName', 'must not contain control characters', index);
+  return undefined;
+}
+
+export function roleIssue(value: unknown, field = 'roles', index?: number): FieldIssue | undefined {
+  return typeof value === 'string' && ROLE.test(value) ? undefined : issue(field, 'roles are lower-case identifiers ([a-z][a-z0-9_-]{0,31})', index);
+}
+
+export function metadataIssue(value: unknown, index?: number): FieldIssue | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return issue('metadata', 'must be an object', index);
+  const bad = Object.keys(value).find((k) => !METADATA_KEY.test(k));
+  if (bad !== undefined) return issue('metadata', `key ${JSON.stringify(bad)} must match [A-Za-z_][A-Za-z0-9_]{0,63}`, index);
+  if (Buffer.byteLength(JSON.stringify(value)) > METADATA_MAX_BYTES) return issue('metadata', `must be at most ${METADATA_MAX_BYTES} bytes as JSON`, index);
+  return undefined;
+}
+
+// Validates a patch against the allow-list and turns it into SET clauses whose parameters are
+// numbered from `firstParam`. Unknown or protected fields are an error, never silently dropped.
+export function patchAssignments(
+  patch: UserPatch,
+  firstParam: number,
+  allowed: readonly string[] = PATCHABLE_FIELDS,
+): { assignments: string[]; params: unknown[] } {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw UserValidationError.field('updateData', 'must be an object');
+  const issues: FieldIssue[] = Object.keys(patch)
+    .filter((k) => !allowed.includes(k))
+    .map((k) => issue(k, 'is not a writable field'));
+  const entries = Object.entries(patch).filter(([k, v]) => allowed.includes(k) && v !== undefined);
+  const assignments: string[] = [];
+  const params: unknown[] = [];
+  const add = (column: string, value: unknown) => {
+    params.push(value);
+    assignments.push(`${column} = $${firstParam + params.length - 1}`);
+  };
+  for (const [key, value] of entries) {
+    if (key === 'email') {
+      const problem = emailIssue(value);
+      if (problem) issues.push(problem);
+      else {
+        add('email', (value as string).trim());
+        add('email_normalized', canonicalEmail(value as string));
+      }
+    } else if (key === 'fullName') {
+      const problem = fullNameIssue(value);
+      if (problem) issues.push(problem);
+      else add('full_name', value);
+    } else if (key === 'isActive') {
+      if (typeof value !== 'boolean') issues.push(issue('isActive', 'must be a boolean'));
+      else add('is_active', value);
+    } else if (key === 'metadata') {
+      const problem = metadataIssue(value);
+      if (problem) issues.push(problem);
+      else {
+        params.push(JSON.stringify(value));
+        assignments.push(`metadata = $${firstParam + params.length - 1}::jsonb`);
+      }
+    }
+  }
+  if (issues.length) throw new UserValidationError(issues);
+  return { assignments, params };
+}

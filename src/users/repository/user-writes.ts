@@ -1,0 +1,190 @@
+import { Injectable } from '@nestjs/common';
+import { UserCache } from '../../cache/user-cache.service';
+import { Db } from '../../database/db.service';
+import type { FieldIssue } from '../../errors/domain-error';
+import { canonicalEmail, emailIssue } from '../email';
+import { hashPassword, isPasswordHash, passwordIssue } from '../password';
+import { toUser, USER_COLUMNS, type UserRow } from '../user-row';
+import type { User, UserDefaults, UserPatch } from '../user.model';
+import { ConcurrentUpdateError, UserAlreadyExistsError, UserNotFoundError, UserValidationError } from '../users.errors';
+import { isUuid } from './paging';
+import { translateWriteError } from './sql-errors';
+import { UserReads } from './user-reads';
+import { fullNameIssue, metadataIssue, patchAssignments, roleIssue, UNUSABLE_PASSWORD } from './user-values';
+
+// Single-user writes. Each one bumps `version` when it changes what a token or a client relies
+// on, and drops the user's cache entry once the change is committed.
+@Injectable()
+export class UserWrites {
+  constructor(
+    private readonly db: Db,
+    private readonly cache: UserCache,
+    private readonly reads: UserReads,
+  ) {}
+
+  async createUserWithValidation(email: string, password: string, extra: { fullName?: string | null } = {}): Promise<User> {
+    const issues = [emailIssue(email), passwordIssue(password), fullNameIssue(extra.fullName)].filter((i): i is FieldIssue => !!i);
+    if (issues.length) throw new UserValidationError(issues);
+    // Cheap duplicate check first so a taken address does not cost a hash; the unique index
+    // still decides under concurrency.
+    if (!(await this.reads.isEmailUnique(email))) throw new UserAlreadyExistsError([{ email: canonicalEmail(email) }]);
+    const hashed = await hashPassword(password);
+    const rows = await this.write(
+      `INSERT INTO users AS u (email, email_normalized, full_name, hashed_password) VALUES ($1, $2, $3, $4) RETURNING ${USER_COLUMNS}`,
+      [email.trim(), canonicalEmail(email), extra.fullName ?? null, hashed],
+    );
+    return toUser(rows[0]);
+  }
+
+  // One atomic INSERT ... ON CONFLICT on the canonical email: concurrent calls for one address
+  // give one row and no error. An existing user gets the given defaults applied.
+  async upsertUser(email: string, defaults: UserDefaults = {}): Promise<{ user: User; created: boolean }> {
+    const issues = [
+      emailIssue(email),
+      fullNameIssue(defaults.fullName),
+      metadataIssue(defaults.metadata),
+      ...(defaults.roles ?? []).map((r) => roleIssue(r)),
+      defaults.isActive !== undefined && typeof defaults.isActive !== 'boolean' ? { field: 'isActive', reason: 'must be a boolean' } : undefined,
+      defaults.hashedPassword !== undefined && !isPasswordHash(defaults.hashedPassword)
+        ? { field: 'hashedPassword', reason: 'must be an argon2id or bcrypt hash' }
+        : undefined,
+    ].filter((i): i is FieldIssue => !!i);
+    if (issues.length) throw new UserValidationError(issues);
+
+    const updates: string[] = [];
+    if (defaults.fullName !== undefined) updates.push('full_name = EXCLUDED.full_name');
+    if (defaults.isActive !== undefined) updates.push('is_active = EXCLUDED.is_active');
+    if (defaults.roles !== undefined) updates.push('roles = EXCLUDED.roles');
+    if (defaults.metadata !== undefined) updates.push('metadata = EXCLUDED.metadata');
+    if (defaults.hashedPassword !== undefined) updates.push('hashed_password = EXCLUDED.hashed_password');
+    const set = updates.length
+      ? `${updates.join(', ')}, version = u.version + 1, updated_at = now()`
+      : 'email_normalized = EXCLUDED.email_normalized';
+    const rows = await this.write<UserRow & { inserted: boolean }>(
+      `INSERT INTO users AS u (email, email_normalized, full_name, hashed_password, is_active, roles, metadata)
+       VALUES ($1, $2, $3, $4, COALESCE($5, true), COALESCE($6, '{user}'::text[]), COALESCE($7, '{}'::jsonb))
+       ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO UPDATE SET ${set}
+       RETURNING ${USER_COLUMNS}, (xmax = 0) AS inserted`,
+      [
+        email.trim(),
+        canonicalEmail(email),
+        defaults.fullName ?? null,
+        defaults.hashedPassword ?? UNUSABLE_PASSWORD,
+        defaults.isActive ?? null,
+        defaults.roles ? [...new Set(defaults.roles)] : null,
+        defaults.metadata ? JSON.stringify(defaults.metadata) : null,
+      ],
+    );
+    return { user: toUser(rows[0]), created: rows[0].inserted };
+  }
+
+  // Only the allow-listed fields (email, fullName, isActive, metadata) may change; anything else
+  // is a validation error. With expectedVersion, a concurrent change fails with VERSION_CONFLICT.
+  async partialUpdateUser(id: string, updateData: UserPatch, options: { expectedVersion?: number } = {}): Promise<User> {
+    const { assignments, params } = patchAssignments(updateData, 3);
+    if (options.expectedVersion !== undefined && !Number.isSafeInteger(options.expectedVersion)) {
+      throw UserValidationError.field('expectedVersion', 'must be an integer');
+    }
+    if (!isUuid(id)) throw new UserNotFoundError(id);
+    if (assignments.length === 0) return this.reads.safeGetUserById(id);
+    const rows = await this.write(
+      `UPDATE users u SET ${assignments.join(', ')}, version = u.version + 1, updated_at = now()
+       WHERE u.id = $1 AND u.deleted_at IS NULL AND ($2::int IS NULL OR u.version = $2::int) RETURNING ${USER_COLUMNS}`,
+      [id, options.expectedVersion ?? null, ...params],
+    );
+    if (rows.length) return toUser(rows[0]);
+    if (options.expectedVersion !== undefined && (await this.reads.userExists(id))) throw new ConcurrentUpdateError(id, options.expectedVersion);
+    throw new UserNotFoundError(id);
+  }
+
+  softDeleteUser(id: string): Promise<User> {
+    return this.update(id, 'deleted_at = now(), is_deleted = true', 'u.deleted_at IS NULL');
+  }
+
+  // Brings a soft-deleted user back, unless a live user took the email meanwhile (already
+  // exists) or the user was anonymized (irreversible). Restoring a live user changes nothing.
+  async restoreUser(id: string): Promise<User> {
+    if (!isUuid(id)) throw new UserNotFoundError(id);
+    const rows = await this.write(
+      `UPDATE users u SET deleted_at = NULL, is_deleted = false, version = u.version + 1, updated_at = now()
+       WHERE u.id = $1 AND u.deleted_at IS NOT NULL AND u.anonymized_at IS NULL RETURNING ${USER_COLUMNS}`,
+      [id],
+    );
+    if (rows.length) return toUser(rows[0]);
+    const [state] = await this.db.query<{ anonymized: boolean }>(`SELECT anonymized_at IS NOT NULL AS anonymized FROM users WHERE id = $1`, [id]);
+    if (!state) throw new UserNotFoundError(id);
+    if (state.anonymized) throw UserValidationError.field('id', 'an anonymized user cannot be restored');
+    return this.reads.safeGetUserById(id);
+  }
+
+  deactivateUser(id: string): Promise<User> {
+    return this.update(id, 'is_active = false', 'u.is_active', 'u.deleted_at IS NULL');
+  }
+
+  reactivateUser(id: string): Promise<User> {
+    return this.update(id, 'is_active = true', 'NOT u.is_active', 'u.deleted_at IS NULL');
+  }
+
+  // Not a version bump: logging in must not invalidate the caller's other sessions.
+  async updateLastLogin(id: string, loginTime: Date = new Date()): Promise<User> {
+    if (!(loginTime instanceof Date) || Number.isNaN(loginTime.getTime())) throw UserValidationError.field('loginTime', 'must be a valid date');
+    if (!isUuid(id)) throw new UserNotFoundError(id);
+    const rows = await this.write(
+      `UPDATE users u SET last_login_at = $2 WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}`,
+      [id, loginTime],
+    );
+    if (!rows.length) throw new UserNotFoundError(id);
+    return toUser(rows[0]);
+  }
+
+  // Takes a hash, never a plaintext: a PHC argon2id string (or a bcrypt hash from a migration).
+  async changeUserPassword(id: string, newHashedPassword: string): Promise<void> {
+    if (!isPasswordHash(newHashedPassword)) throw UserValidationError.field('hashedPassword', 'must be an argon2id (PHC) or bcrypt hash');
+    await this.update(id, 'hashed_password = $2', 'u.deleted_at IS NULL', undefined, [newHashedPassword]);
+  }
+
+  assignRoleToUser(id: string, role: string): Promise<User> {
+    this.assertRole(role);
+    return this.update(id, 'roles = array_append(u.roles, $2)', 'NOT ($2 = ANY(u.roles))', 'u.deleted_at IS NULL', [role]);
+  }
+
+  revokeRoleFromUser(id: string, role: string): Promise<User> {
+    this.assertRole(role);
+    return this.update(id, 'roles = array_remove(u.roles, $2)', '$2 = ANY(u.roles)', 'u.deleted_at IS NULL', [role]);
+  }
+
+  // Runs a write and schedules the cache invalidation of every user it returns for after commit.
+  async write<T extends UserRow = UserRow>(sql: string, params: unknown[]): Promise<T[]> {
+    let rows: T[];
+    try {
+      rows = await this.db.query<T>(sql, params);
+    } catch (error) {
+      throw translateWriteError(error);
+    }
+    await this.invalidate(rows.map((r) => r.id));
+    return rows;
+  }
+
+  async invalidate(ids: string[]): Promise<void> {
+    if (ids.length) await this.db.afterCommit(() => this.cache.delete(ids));
+  }
+
+  // `when` limits the change to rows that need it (so a no-op changes no version); `exists`
+  // is what the user must satisfy to be found at all.
+  private async update(id: string, set: string, when: string, exists = when, extra: unknown[] = []): Promise<User> {
+    if (!isUuid(id)) throw new UserNotFoundError(id);
+    const rows = await this.write(
+      `UPDATE users u SET ${set}, version = u.version + 1, updated_at = now() WHERE u.id = $1 AND ${when} AND ${exists} RETURNING ${USER_COLUMNS}`,
+      [id, ...extra],
+    );
+    if (rows.length) return toUser(rows[0]);
+    const [row] = await this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1 AND ${exists}`, [id]);
+    if (!row || when === exists) throw new UserNotFoundError(id);
+    return toUser(row);
+  }
+
+  private assertRole(role: string): void {
+    const issue = roleIssue(role, 'role');
+    if (issue) throw new UserValidationError([issue]);
+  }
+}

@@ -1,0 +1,80 @@
+// A user as every caller sees it. The password hash is deliberately absent: only
+// UsersRepository.getCredentialsByEmail returns it, for the auth module.
+export interface User {
+  id: string;
+  email: string;
+  fullName: string | null;
+  isActive: boolean;
+  isDeleted: boolean;
+  deletedAt: Date | null;
+  roles: string[];
+  metadata: Record<string, unknown>;
+  createdAt: Date;
+  updatedAt: Date;
+  lastLoginAt: Date | null;
+  version: number;
+}
+
+export interface UserFile {
+  id: string;
+  filename: string;
+  contentType: string;
+  sizeBytes: number;
+  createdAt: Date;
+}
+
+export interface UserWithFiles extends User {
+  files: UserFile[];
+}
+
+export interface UserCredentials {
+  id: string;
+  hashedPassword: string;
+  isActive: boolean;
+  isDeleted: boolean;
+  roles: string[];
+  version: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  offset: number;
+  limit: number;
+}
+
+export interface KeysetPage<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface PageOptions {
+  offset?: number;
+  limit?: number;
+  withDeleted?: boolean;
+}
+
+export interface UserDefaults {
+  fullName?: string | null;
+  isActive?: boolean;
+  roles?: string[];
+  metadata?: Record<string, unknown>;
+  hashedPassword?: string;
+}
+
+export interface NewUser {
+  email: string;
+  password?: string;
+  hashedPassword?: string;
+  fullName?: string | null;
+  isActive?: boolean;
+  roles?: string[];
+  metadata?: Record<string, unknown>;
+}
+
+export interface UserPatch {
+  email?: string;
+  fullName?: string | null;
+  isActive?: boolean;
+  metadata?: Record<string, unknown>;
+}
