@@ -23,3 +23,30 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+// The server ended the session (administrator command or crash shutdown) before running the
+// statement: a single statement outside a transaction did not take effect, so a retry on a
+// fresh pooled connection is safe. pg-pool has already discarded the broken one.
+const TERMINATED_SESSION_SQLSTATES = new Set(['57P01', '57P02']);
+
+export function isTerminatedSession(error: unknown): boolean {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' && TERMINATED_SESSION_SQLSTATES.has(code);
+}
+
+// For one statement outside a transaction: pooled connections killed while idle (a PostgreSQL
+// restart, pg_terminate_backend) cost retries, not a failed request. Each failure discards one
+// broken connection, and the others' termination notices arrive within the first round trip,
+// so a few attempts suffice.
+const TERMINATED_SESSION_ATTEMPTS = 5;
+
+export async function retryOnTerminatedSession<T>(statement: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement();
+    } catch (error) {
+      if (attempt >= TERMINATED_SESSION_ATTEMPTS || !isTerminatedSession(error)) throw error;
+    }
+  }
+}

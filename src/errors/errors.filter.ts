@@ -1,4 +1,4 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ErrorCode, RateLimitExceededError } from './domain-error';
@@ -59,6 +59,10 @@ export function toErrorResponse(error: unknown, requestId: string, logger: Logge
       body: { statusCode: 429, code: ErrorCode.RATE_LIMITED, message: 'Too many requests', requestId },
     };
   }
+  // Terminus fails the health check with this exception; the database is its only dependency.
+  if (error instanceof ServiceUnavailableException) {
+    return databaseUnavailable(requestId, indicatorStatuses(error.getResponse()));
+  }
   const httpStatus = httpStatusOf(error);
   if (httpStatus !== undefined && httpStatus < 500) {
     const code = CODE_BY_HTTP_STATUS[httpStatus] ?? ErrorCode.VALIDATION_FAILED;
@@ -66,13 +70,28 @@ export function toErrorResponse(error: unknown, requestId: string, logger: Logge
   }
   if (isDatabaseUnavailable(error)) {
     logger.warn({ err: error, requestId }, 'database unavailable');
-    return {
-      body: { statusCode: 503, code: ErrorCode.DATABASE_UNAVAILABLE, message: 'The database is unavailable; retry shortly', requestId },
-      retryAfterSeconds: 1,
-    };
+    return databaseUnavailable(requestId);
   }
   logger.error({ err: error, requestId }, 'unhandled error');
   return { body: { statusCode: 500, code: ErrorCode.INTERNAL_ERROR, message: 'Internal server error', requestId } };
+}
+
+function databaseUnavailable(requestId: string, details?: unknown): ErrorResponse {
+  const body: ErrorBody = {
+    statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+    code: ErrorCode.DATABASE_UNAVAILABLE,
+    message: 'The database is unavailable; retry shortly',
+    requestId,
+  };
+  if (details !== undefined) body.details = details;
+  return { body, retryAfterSeconds: 1 };
+}
+
+// Only each indicator's up/down: terminus's own messages name hosts and ports.
+function indicatorStatuses(response: unknown): Record<string, string> | undefined {
+  const details = (response as { details?: Record<string, { status?: unknown }> } | null)?.details;
+  if (!details || typeof details !== 'object') return undefined;
+  return Object.fromEntries(Object.entries(details).map(([name, result]) => [name, String(result?.status)]));
 }
 
 function httpStatusOf(error: unknown): number | undefined {

@@ -1,7 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { DataSource } from 'typeorm';
 import { Public } from '../auth/public.decorator';
+import { retryOnTerminatedSession } from '../errors/database-errors';
 import { NoThrottle } from '../throttling/throttling.decorators';
 
 @ApiTags('health')
@@ -9,7 +11,8 @@ import { NoThrottle } from '../throttling/throttling.decorators';
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
-    private readonly database: TypeOrmHealthIndicator,
+    private readonly indicators: HealthIndicatorService,
+    private readonly dataSource: DataSource,
   ) {}
 
   @Get()
@@ -18,6 +21,12 @@ export class HealthController {
   @HealthCheck()
   @ApiOperation({ operationId: 'getHealth', summary: 'Liveness and database reachability' })
   check() {
-    return this.health.check([() => this.database.pingCheck('database', { timeout: 2000 })]);
+    return this.health.check([
+      () =>
+        this.indicators
+          .check('database')
+          .attempt(() => retryOnTerminatedSession(() => this.dataSource.query('SELECT 1')))
+          .withTimeout(2000),
+    ]);
   }
 }
