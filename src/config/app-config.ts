@@ -124,7 +124,9 @@ export function parseEnv(env: Env = process.env): AppConfig {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const jwtSecret = read(env, 'JWT_SECRET');
   if (nodeEnv === 'production' && (jwtSecret === undefined || jwtSecret.length < 32)) {
-    throw new ConfigError('JWT_SECRET', 'set to at least 32 characters when NODE_ENV=production', jwtSecret ?? '');
+    // The line reaches logs: say how long the secret was, never what it was.
+    const received = jwtSecret === undefined ? '' : `${jwtSecret.length} characters`;
+    throw new ConfigError('JWT_SECRET', 'set to at least 32 characters when NODE_ENV=production', received);
   }
   const embeddedPort = read(env, 'EMBEDDED_POSTGRES_PORT');
   return Object.assign(new AppConfig(), {

@@ -1,0 +1,133 @@
+import { resolve } from 'node:path';
+import { ConfigError, parseEnv } from './app-config';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    parseEnv(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`parseEnv accepted ${JSON.stringify(env)}`);
+}
+
+describe('parseEnv', () => {
+  it('gives every variable its documented default', () => {
+    expect({ ...parseEnv({}) }).toEqual({
+      nodeEnv: 'development',
+      port: 3000,
+      host: '0.0.0.0',
+      databaseUrl: undefined,
+      databasePoolMax: 10,
+      databaseConnectTimeoutMs: 5000,
+      databaseStatementTimeoutMs: 30000,
+      migrationsRun: true,
+      dataDir: resolve('./data'),
+      embeddedPostgresPort: undefined,
+      redisUrl: undefined,
+      cacheTtlMs: 60000,
+      cacheTimeoutMs: 150,
+      cacheMaxEntries: 10000,
+      logLevel: 'info',
+      trustProxy: false,
+      bodyLimitBytes: 10485760,
+      throttleWindowMs: 900000,
+      throttleLoginAccountFailures: 10,
+      throttleLoginAddress: 100,
+      throttleSensitive: { 'password-change': 5, anonymize: 5, export: 5, import: 5, 'bulk-delete': 5 },
+      jwtSecret: undefined,
+      jwtExpiresInSeconds: 3600,
+      adminEmail: undefined,
+      adminPassword: undefined,
+    });
+  });
+
+  it('treats empty and blank values as unset, as .env.example leaves them', () => {
+    expect(parseEnv({ DATABASE_URL: '', REDIS_URL: '  ', PORT: '' })).toMatchObject({ databaseUrl: undefined, redisUrl: undefined, port: 3000 });
+  });
+
+  it('reads configured values', () => {
+    const config = parseEnv({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://app:secret@db:5432/users',
+      REDIS_URL: 'redis://cache:6379',
+      MIGRATIONS_RUN: 'false',
+      DATA_DIR: '/var/lib/users',
+      EMBEDDED_POSTGRES_PORT: '54329',
+      LOG_LEVEL: 'debug',
+      DATABASE_POOL_MAX: '25',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: 'postgres://app:secret@db:5432/users',
+      redisUrl: 'redis://cache:6379',
+      migrationsRun: false,
+      dataDir: '/var/lib/users',
+      embeddedPostgresPort: 54329,
+      logLevel: 'debug',
+      databasePoolMax: 25,
+    });
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '0'],
+    ['PORT', '65536'],
+    ['PORT', '3000.5'],
+    ['DATABASE_URL', 'not a url'],
+    ['DATABASE_URL', 'mysql://db/users'],
+    ['REDIS_URL', 'http://cache:6379'],
+    ['DATABASE_POOL_MAX', '-1'],
+    ['DATABASE_CONNECT_TIMEOUT_MS', '10'],
+    ['DATABASE_STATEMENT_TIMEOUT_MS', 'soon'],
+    ['MIGRATIONS_RUN', 'yes'],
+    ['EMBEDDED_POSTGRES_PORT', '99999'],
+    ['CACHE_TTL_MS', '1e3'],
+    ['LOG_LEVEL', 'verbose'],
+    ['NODE_ENV', 'staging'],
+    ['TRUST_PROXY', 'everyone'],
+    ['THROTTLE_WINDOW_MS', '0'],
+  ])('refuses %s=%j with a ConfigError naming it', (variable, value) => {
+    const error = configError({ [variable]: value });
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain(variable);
+    expect(error.message).toContain(JSON.stringify(value));
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('parses THROTTLE_SENSITIVE, keeping the default for actions it leaves out', () => {
+    expect(parseEnv({ THROTTLE_SENSITIVE: 'export:2, anonymize:9' }).throttleSensitive).toEqual({
+      'password-change': 5,
+      anonymize: 9,
+      export: 2,
+      import: 5,
+      'bulk-delete': 5,
+    });
+  });
+
+  it.each(['export', 'export:0', 'unknown:3', 'export:2;import:3', 'export:-1'])('refuses THROTTLE_SENSITIVE=%j', (value) => {
+    expect(configError({ THROTTLE_SENSITIVE: value }).variable).toBe('THROTTLE_SENSITIVE');
+  });
+
+  it.each([
+    ['false', false],
+    ['true', true],
+    ['2', 2],
+    ['10.0.0.1', '10.0.0.1'],
+    ['10.0.0.0/8, 127.0.0.1', '10.0.0.0/8, 127.0.0.1'],
+    ['::1', '::1'],
+  ])('reads TRUST_PROXY=%j', (value, expected) => {
+    expect(parseEnv({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it('requires a JWT_SECRET of at least 32 characters in production only', () => {
+    expect(configError({ NODE_ENV: 'production' }).variable).toBe('JWT_SECRET');
+    expect(configError({ NODE_ENV: 'production', JWT_SECRET: 'short' }).variable).toBe('JWT_SECRET');
+    expect(parseEnv({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }).jwtSecret).toBe('x'.repeat(32));
+    expect(parseEnv({ NODE_ENV: 'development' }).jwtSecret).toBeUndefined();
+  });
+
+  it('does not echo the rejected production secret', () => {
+    expect(configError({ NODE_ENV: 'production', JWT_SECRET: 'hunter2' }).message).not.toContain('hunter2');
+  });
+});
