@@ -1,0 +1,51 @@
+import { burnPasswordVerification, hashPassword, isPasswordHash, passwordIssue, verifyPassword } from './password';
+
+describe('password hashing', () => {
+  it('hashes with argon2id, m=19456, t=2, p=1, in PHC form, salted', async () => {
+    const first = await hashPassword('correct horse battery');
+    const second = await hashPassword('correct horse battery');
+    expect(first).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/);
+    expect(second).not.toBe(first);
+  });
+
+  it('verifies the right password only', async () => {
+    const hashed = await hashPassword('correct horse battery');
+    await expect(verifyPassword(hashed, 'correct horse battery')).resolves.toBe(true);
+    await expect(verifyPassword(hashed, 'correct horse batterY')).resolves.toBe(false);
+    await expect(verifyPassword(hashed, '')).resolves.toBe(false);
+  });
+
+  it('answers false, not an error, for a value that is not an argon2id hash', async () => {
+    await expect(verifyPassword('correct horse battery', 'correct horse battery')).resolves.toBe(false);
+    await expect(verifyPassword('$argon2id$v=19$m=19456,t=2,p=1$AAAA$BBBB', 'x')).resolves.toBe(false);
+  });
+
+  it('recognises argon2id and bcrypt hashes and nothing else', async () => {
+    expect(isPasswordHash(await hashPassword('correct horse battery'))).toBe(true);
+    expect(isPasswordHash('$2b$12$' + 'a'.repeat(53))).toBe(true);
+    expect(isPasswordHash('$2y$10$' + 'N'.repeat(53))).toBe(true);
+    expect(isPasswordHash('correct horse battery')).toBe(false);
+    expect(isPasswordHash('$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g')).toBe(false);
+    expect(isPasswordHash('$2b$12$short')).toBe(false);
+    expect(isPasswordHash(undefined)).toBe(false);
+  });
+
+  it('spends a real verification on an unknown account', async () => {
+    await expect(burnPasswordVerification('whatever')).resolves.toBeUndefined();
+  });
+});
+
+describe('passwordIssue', () => {
+  it('accepts 8 to 128 characters', () => {
+    expect(passwordIssue('12345678')).toBeUndefined();
+    expect(passwordIssue('x'.repeat(128))).toBeUndefined();
+  });
+
+  it.each([['1234567'], ['x'.repeat(129)], [12345678], [null]])('rejects %j', (password) => {
+    expect(passwordIssue(password)?.field).toBe('password');
+  });
+
+  it('names the row of a bulk item', () => {
+    expect(passwordIssue('short', 'password', 2)).toEqual({ field: 'password', reason: 'must be 8 to 128 characters', index: 2 });
+  });
+});
