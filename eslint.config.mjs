@@ -25,7 +25,7 @@ export default tseslint.config(
     rules: {
       ...jest.configs['flat/recommended'].rules,
       'jest/valid-expect': 'error',
-      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'request.**.expect', 'expect*'] }],
+      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', '**.expect', 'expect*'] }],
       '@typescript-eslint/unbound-method': 'off',
     },
   },

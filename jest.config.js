@@ -1,5 +1,5 @@
 // NestJS 12 ships ESM only; Jest on Node 20 loads it once @swc/jest compiles it to CommonJS.
-const esmPackages = ['@nestjs', 'file-type', 'strtok3', 'token-types', '@tokenizer', 'uint8array-extras', '@borewit'];
+const esmPackages = ['@nestjs', 'file-type', 'strtok3', 'token-types', '@tokenizer', 'uint8array-extras', '@borewit', 'content-disposition'];
 
 const swc = {
   jsc: {

@@ -1,5 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import helmet from '@fastify/helmet';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
@@ -14,10 +16,36 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     genReqId: requestIdFor,
     return503OnClosing: true,
   });
+  // Every answer carries its request id, so a caller can quote it and its log lines be found.
+  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    done();
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
+  await app.register(helmet, { contentSecurityPolicy: false });
+  // Imports may be sent as text/csv; the body reaches the controller as a string.
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addContentTypeParser('text/csv', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  setUpOpenApi(app);
   await app.init();
   return app;
+}
+
+// Swagger UI at /docs and the OpenAPI document at /docs-json, generated from the DTOs.
+function setUpOpenApi(app: NestFastifyApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Users API')
+      .setDescription('User records: lookups, search, bulk, import/export, roles, audit and GDPR erasure. Every /users route needs an admin bearer token from POST /auth/login.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

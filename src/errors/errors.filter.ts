@@ -1,25 +1,10 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, Optional, ServiceUnavailableException } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ErrorCode, RateLimitExceededError } from './domain-error';
 import { isDatabaseUnavailable } from './database-errors';
-
-export const STATUS_BY_CODE: Record<ErrorCode, number> = {
-  [ErrorCode.USER_NOT_FOUND]: HttpStatus.NOT_FOUND,
-  [ErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
-  [ErrorCode.USER_ALREADY_EXISTS]: HttpStatus.CONFLICT,
-  [ErrorCode.VERSION_CONFLICT]: HttpStatus.CONFLICT,
-  [ErrorCode.PRECONDITION_FAILED]: HttpStatus.PRECONDITION_FAILED,
-  [ErrorCode.VALIDATION_FAILED]: HttpStatus.BAD_REQUEST,
-  [ErrorCode.RATE_LIMITED]: HttpStatus.TOO_MANY_REQUESTS,
-  [ErrorCode.UNAUTHENTICATED]: HttpStatus.UNAUTHORIZED,
-  [ErrorCode.FORBIDDEN]: HttpStatus.FORBIDDEN,
-  [ErrorCode.GUARDRAIL_VIOLATION]: HttpStatus.FORBIDDEN,
-  [ErrorCode.PAYLOAD_TOO_LARGE]: HttpStatus.PAYLOAD_TOO_LARGE,
-  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
-  [ErrorCode.DATABASE_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
-  [ErrorCode.INTERNAL_ERROR]: HttpStatus.INTERNAL_SERVER_ERROR,
-};
+import { STATUS_BY_CODE } from './http-status';
+import { RequestAuditor } from '../audit/request-auditor.service';
 
 const CODE_BY_HTTP_STATUS: Partial<Record<number, ErrorCode>> = {
   400: ErrorCode.VALIDATION_FAILED,
@@ -117,11 +102,16 @@ function httpMessageOf(error: unknown): string {
 export class ErrorsFilter implements ExceptionFilter {
   private readonly logger = new Logger(ErrorsFilter.name);
 
-  catch(error: unknown, host: ArgumentsHost): void {
+  constructor(@Optional() private readonly auditor?: RequestAuditor) {}
+
+  async catch(error: unknown, host: ArgumentsHost): Promise<void> {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    sendError(reply, toErrorResponse(error, String(request.id), this.logger));
+    const response = toErrorResponse(error, String(request.id), this.logger);
+    // A guard's rejection (401, 403, 429) never reaches the audit interceptor: audit it here.
+    await this.auditor?.record(request, { status: response.body.statusCode, error });
+    sendError(reply, response);
   }
 }
 

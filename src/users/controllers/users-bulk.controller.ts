@@ -1,0 +1,92 @@
+import { Body, Controller, Get, Headers, HttpCode, Patch, Post, Query, StreamableFile } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Audited } from '../../audit/audit.decorators';
+import { Roles } from '../../auth/roles.decorator';
+import { UnsupportedMediaTypeError } from '../../errors/domain-error';
+import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorators';
+import { BulkCreateDto, BulkIdsDto, BulkUpdateDto, ImportBodyDto } from '../dto/bulk.dto';
+import { ExportQueryDto, ImportQueryDto } from '../dto/user-queries.dto';
+import { toUserResponse, UserResponseDto } from '../dto/user-response.dto';
+import { UsersRepository } from '../users.repository';
+import { UsersService, type Actor } from '../users.service';
+import { ImportBodyPipe } from './import-body.pipe';
+import { CurrentUser } from '../../auth/authenticated-user';
+
+export class ImportReportDto {
+  dryRun!: boolean;
+  count!: number;
+  users!: UserResponseDto[];
+}
+
+// Many users at once: bulk create/update/delete, import and export.
+@ApiTags('users')
+@ApiBearerAuth()
+@Roles('admin')
+@Controller('users')
+export class UsersBulkController {
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly service: UsersService,
+  ) {}
+
+  @Post('bulk')
+  @NoThrottle()
+  @Audited('users.bulk-create')
+  @ApiOperation({ operationId: 'bulkCreateUsers', summary: 'Create many users, all or nothing' })
+  @ApiCreatedResponse({ type: [UserResponseDto] })
+  async bulkCreateUsers(@Body() body: BulkCreateDto): Promise<UserResponseDto[]> {
+    return (await this.users.bulkCreateUsers(body.users)).map(toUserResponse);
+  }
+
+  @Patch('bulk')
+  @NoThrottle()
+  @Audited('users.bulk-update')
+  @ApiOperation({ operationId: 'bulkUpdateUsers', summary: 'Apply one change to many users' })
+  @ApiOkResponse({ type: [UserResponseDto] })
+  async bulkUpdateUsers(@CurrentUser() actor: Actor, @Body() body: BulkUpdateDto): Promise<UserResponseDto[]> {
+    return (await this.service.bulkUpdate(actor, body.ids, body.data)).map(toUserResponse);
+  }
+
+  @Post('bulk-delete')
+  @HttpCode(204)
+  @SensitiveRoute('bulk-delete')
+  @Audited('users.bulk-delete')
+  @ApiOperation({ operationId: 'bulkDeleteUsers', summary: 'Hard-delete many users (files go, audit stays)' })
+  @ApiNoContentResponse()
+  async bulkDeleteUsers(@CurrentUser() actor: Actor, @Body() body: BulkIdsDto): Promise<void> {
+    await this.service.bulkDelete(actor, body.ids);
+  }
+
+  @Get('export')
+  @SensitiveRoute('export')
+  @Audited('users.export')
+  @ApiOperation({ operationId: 'exportUsers', summary: 'Stream every user as CSV or JSON (no password hashes)' })
+  @ApiProduces('text/csv', 'application/json')
+  async exportUsers(@Query() query: ExportQueryDto): Promise<StreamableFile> {
+    const format = query.format ?? 'csv';
+    const stream = await this.service.exportUsers(format, query.withDeleted === true);
+    return new StreamableFile(stream, {
+      type: format === 'json' ? 'application/json; charset=utf-8' : 'text/csv; charset=utf-8',
+      disposition: `attachment; filename="users.${format}"`,
+    });
+  }
+
+  @Post('import')
+  @SensitiveRoute('import')
+  @Audited('users.import')
+  @ApiOperation({ operationId: 'importUsers', summary: 'Import users from JSON {users:[...]} or text/csv, all or nothing' })
+  @ApiConsumes('application/json', 'text/csv')
+  @ApiBody({ type: ImportBodyDto })
+  @ApiCreatedResponse({ type: ImportReportDto })
+  async importUsers(
+    @Body(ImportBodyPipe) rows: Record<string, unknown>[],
+    @Query() query: ImportQueryDto,
+    @Headers('content-type') contentType: string | undefined,
+  ): Promise<ImportReportDto> {
+    const mediaType = contentType?.split(';')[0].trim().toLowerCase();
+    if (mediaType !== 'application/json' && mediaType !== 'text/csv') throw new UnsupportedMediaTypeError(['application/json', 'text/csv']);
+    const dryRun = query.dryRun === true;
+    const users = await this.service.importUsers(rows as never, { dryRun, onConflict: query.onConflict ?? 'error' });
+    return { dryRun, count: users.length, users: users.map(toUserResponse) };
+  }
+}

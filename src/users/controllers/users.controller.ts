@@ -1,0 +1,189 @@
+import { Body, Controller, Delete, Get, Head, Headers, HttpCode, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import type { AuditEntry } from '../../audit/audit-log.service';
+import { Audited } from '../../audit/audit.decorators';
+import { Roles } from '../../auth/roles.decorator';
+import { PreconditionFailedError, ValidationFailedError } from '../../errors/domain-error';
+import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorators';
+import { PageQueryDto } from '../dto/user-queries.dto';
+import { GetUserQueryDto } from '../dto/user-queries.dto';
+import { CreateUserDto, RoleDto, SetPasswordDto, UpdateUserDto, UpsertUserDto } from '../dto/user-requests.dto';
+import { toUserResponse, toUserWithFilesResponse, UserResponseDto, UserWithFilesResponseDto } from '../dto/user-response.dto';
+import type { Page } from '../user.model';
+import { ConcurrentUpdateError, UserNotFoundError } from '../users.errors';
+import { UsersRepository } from '../users.repository';
+import { UsersService, type Actor } from '../users.service';
+import { CurrentUser } from '../../auth/authenticated-user';
+
+// Routes about one user, addressed by id, plus create and upsert.
+@ApiTags('users')
+@ApiBearerAuth()
+@Roles('admin')
+@Controller('users')
+export class UsersController {
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly service: UsersService,
+  ) {}
+
+  @Post()
+  @NoThrottle()
+  @Audited('user.create')
+  @ApiOperation({ operationId: 'createUser', summary: 'Create a user (argon2id-hashed password)' })
+  @ApiCreatedResponse({ type: UserResponseDto })
+  async createUser(@Body() body: CreateUserDto): Promise<UserResponseDto> {
+    return toUserResponse(await this.service.createUser(body.email, body.password, body.fullName));
+  }
+
+  @Put('upsert')
+  @NoThrottle()
+  @Audited('user.upsert')
+  @ApiOperation({ operationId: 'upsertUser', summary: 'Create the user with this email, or apply the defaults to it' })
+  @ApiOkResponse({ type: UserResponseDto, description: 'Updated (201 when created)' })
+  async upsertUser(@Body() body: UpsertUserDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UserResponseDto> {
+    const { user, created } = await this.users.upsertUserReportingCreation(body.email, body.defaults);
+    void reply.status(created ? 201 : 200);
+    return toUserResponse(user);
+  }
+
+  // Declared before the GET of the same path: Fastify would otherwise derive its own HEAD route.
+  @Head(':id')
+  @NoThrottle()
+  @ApiOperation({ operationId: 'headUser', summary: 'Whether the user exists (200 or 404)' })
+  async headUser(@Param('id') id: string): Promise<void> {
+    if (!(await this.users.userExists(id))) throw new UserNotFoundError(id);
+  }
+
+  @Get(':id')
+  @NoThrottle()
+  @ApiOperation({ operationId: 'getUser', summary: 'One user; include=files adds the user files' })
+  @ApiOkResponse({ type: UserWithFilesResponseDto })
+  async getUser(@Param('id') id: string, @Query() query: GetUserQueryDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UserWithFilesResponseDto> {
+    if (query.include === 'files') {
+      const user = await this.users.getUserWithFiles(id);
+      if (!user) throw new UserNotFoundError(id);
+      void reply.header('ETag', `"${user.version}"`);
+      return toUserWithFilesResponse(user);
+    }
+    const user = await this.users.safeGetUserById(id);
+    void reply.header('ETag', `"${user.version}"`);
+    return toUserResponse(user);
+  }
+
+  @Patch(':id')
+  @NoThrottle()
+  @Audited('user.update')
+  @ApiHeader({ name: 'If-Match', required: false, description: 'The version you read; 412 if the user changed since' })
+  @ApiOperation({ operationId: 'updateUser', summary: 'Change email, fullName, isActive or metadata' })
+  @ApiOkResponse({ type: UserResponseDto })
+  async updateUser(
+    @CurrentUser() actor: Actor,
+    @Param('id') id: string,
+    @Body() body: UpdateUserDto,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<UserResponseDto> {
+    const expectedVersion = parseIfMatch(ifMatch);
+    try {
+      const user = await this.service.updateUser(actor, id, body, expectedVersion);
+      void reply.header('ETag', `"${user.version}"`);
+      return toUserResponse(user);
+    } catch (error) {
+      if (error instanceof ConcurrentUpdateError) throw new PreconditionFailedError(`User ${id} changed since version ${expectedVersion}`);
+      throw error;
+    }
+  }
+
+  @Delete(':id')
+  @NoThrottle()
+  @Audited('user.soft-delete')
+  @ApiOperation({ operationId: 'softDeleteUser', summary: 'Soft-delete a user (restorable)' })
+  @ApiOkResponse({ type: UserResponseDto })
+  async softDeleteUser(@CurrentUser() actor: Actor, @Param('id') id: string): Promise<UserResponseDto> {
+    return toUserResponse(await this.service.softDeleteUser(actor, id));
+  }
+
+  @Post(':id/restore')
+  @HttpCode(200)
+  @NoThrottle()
+  @Audited('user.restore')
+  @ApiOperation({ operationId: 'restoreUser', summary: 'Restore a soft-deleted user' })
+  @ApiOkResponse({ type: UserResponseDto })
+  async restoreUser(@Param('id') id: string): Promise<UserResponseDto> {
+    return toUserResponse(await this.users.restoreUser(id));
+  }
+
+  @Post(':id/deactivate')
+  @HttpCode(200)
+  @NoThrottle()
+  @Audited('user.deactivate')
+  @ApiOperation({ operationId: 'deactivateUser', summary: 'Deactivate a user (their tokens stop working)' })
+  @ApiOkResponse({ type: UserResponseDto })
+  async deactivateUser(@CurrentUser() actor: Actor, @Param('id') id: string): Promise<UserResponseDto> {
+    return toUserResponse(await this.service.deactivateUser(actor, id));
+  }
+
+  @Post(':id/reactivate')
+  @HttpCode(200)
+  @NoThrottle()
+  @Audited('user.reactivate')
+  @ApiOperation({ operationId: 'reactivateUser', summary: 'Reactivate a user' })
+  @ApiOkResponse({ type: UserResponseDto })
+  async reactivateUser(@Param('id') id: string): Promise<UserResponseDto> {
+    return toUserResponse(await this.users.reactivateUser(id));
+  }
+
+  @Put(':id/password')
+  @HttpCode(204)
+  @SensitiveRoute('password-change')
+  @Audited('user.password-change')
+  @ApiOperation({ operationId: 'setUserPassword', summary: "Set a user's password (rate-limited per user)" })
+  @ApiNoContentResponse()
+  async setUserPassword(@Param('id') id: string, @Body() body: SetPasswordDto): Promise<void> {
+    await this.service.setPassword(id, body.password);
+  }
+
+  @Post(':id/roles')
+  @HttpCode(200)
+  @NoThrottle()
+  @Audited('user.role-assign')
+  @ApiOperation({ operationId: 'assignUserRole', summary: 'Give a user a role (no-op if held)' })
+  @ApiOkResponse({ type: UserResponseDto })
+  async assignUserRole(@Param('id') id: string, @Body() body: RoleDto): Promise<UserResponseDto> {
+    return toUserResponse(await this.users.assignRoleToUser(id, body.role));
+  }
+
+  @Delete(':id/roles/:role')
+  @NoThrottle()
+  @Audited('user.role-revoke')
+  @ApiOperation({ operationId: 'revokeUserRole', summary: 'Take a role from a user' })
+  @ApiOkResponse({ type: UserResponseDto })
+  async revokeUserRole(@CurrentUser() actor: Actor, @Param('id') id: string, @Param('role') role: string): Promise<UserResponseDto> {
+    return toUserResponse(await this.service.revokeRole(actor, id, role));
+  }
+
+  @Post(':id/anonymize')
+  @HttpCode(204)
+  @SensitiveRoute('anonymize')
+  @Audited('user.anonymize')
+  @ApiOperation({ operationId: 'anonymizeUser', summary: 'GDPR erasure: irreversible anonymization' })
+  @ApiNoContentResponse()
+  async anonymizeUser(@CurrentUser() actor: Actor, @Param('id') id: string): Promise<void> {
+    await this.service.anonymizeUser(actor, id);
+  }
+
+  @Get(':id/audit-log')
+  @NoThrottle()
+  @ApiOperation({ operationId: 'getUserAuditLog', summary: 'Audit rows about a user, newest first' })
+  getUserAuditLog(@Param('id') id: string, @Query() query: PageQueryDto): Promise<Page<AuditEntry>> {
+    return this.users.getAuditLog(id, query);
+  }
+}
+
+function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const match = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(header);
+  if (!match) throw new ValidationFailedError([{ field: 'If-Match', reason: 'must be a version number, e.g. "3"' }]);
+  return Number(match[1]);
+}

@@ -1,0 +1,110 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsDateString,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
+import { IsPassword, IsRole, IsUserEmail } from '../../validation/decorators';
+import { MAX_BULK_ITEMS } from '../repository/user-bulk';
+import { FULL_NAME_MAX } from '../repository/user-values';
+
+export class BulkUserDto {
+  @IsUserEmail() email!: string;
+
+  @ApiPropertyOptional({ description: 'Plaintext; at most 100 per request. Or send hashedPassword.' })
+  @IsOptional()
+  @IsPassword()
+  password?: string;
+
+  @ApiPropertyOptional({ description: 'An argon2id (PHC) or bcrypt hash' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  hashedPassword?: string;
+
+  @ApiPropertyOptional({ type: String, nullable: true })
+  @IsOptional()
+  @IsString()
+  @MaxLength(FULL_NAME_MAX)
+  fullName?: string | null;
+
+  @ApiPropertyOptional() @IsOptional() @IsBoolean() isActive?: boolean;
+
+  @ApiPropertyOptional({ type: [String] })
+  @IsOptional()
+  @IsArray()
+  @IsString({ each: true })
+  @IsRole(true)
+  roles?: string[];
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown>;
+}
+
+// Import rows also carry what an export wrote, so an export can be imported back.
+export class ImportUserDto extends BulkUserDto {
+  @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() id?: string;
+  @ApiPropertyOptional({ format: 'date-time' }) @IsOptional() @IsDateString() createdAt?: string;
+  @ApiPropertyOptional({ format: 'date-time', nullable: true }) @IsOptional() @IsDateString() lastLoginAt?: string | null;
+}
+
+export class BulkCreateDto {
+  @ApiProperty({ type: [BulkUserDto], maxItems: MAX_BULK_ITEMS })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BULK_ITEMS)
+  @ValidateNested({ each: true })
+  @Type(() => BulkUserDto)
+  users!: BulkUserDto[];
+}
+
+export class ImportBodyDto {
+  @ApiProperty({ type: [ImportUserDto], maxItems: MAX_BULK_ITEMS })
+  @IsArray()
+  @ArrayMaxSize(MAX_BULK_ITEMS)
+  @ValidateNested({ each: true })
+  @Type(() => ImportUserDto)
+  users!: ImportUserDto[];
+}
+
+export class BulkPatchDto {
+  @ApiPropertyOptional({ type: String, nullable: true })
+  @IsOptional()
+  @IsString()
+  @MaxLength(FULL_NAME_MAX)
+  fullName?: string | null;
+
+  @ApiPropertyOptional() @IsOptional() @IsBoolean() isActive?: boolean;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown>;
+}
+
+export class BulkIdsDto {
+  @ApiProperty({ type: [String], format: 'uuid', maxItems: MAX_BULK_ITEMS })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BULK_ITEMS)
+  @IsUUID('all', { each: true })
+  ids!: string[];
+}
+
+export class BulkUpdateDto extends BulkIdsDto {
+  @ApiProperty({ type: BulkPatchDto })
+  @ValidateNested()
+  @Type(() => BulkPatchDto)
+  data!: BulkPatchDto;
+}

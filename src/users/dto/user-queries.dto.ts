@@ -1,0 +1,100 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsRole, IsUserEmail, QueryBool, QueryDate, QueryInt } from '../../validation/decorators';
+import { MAX_PAGE_LIMIT } from '../repository/paging';
+
+const MAX_OFFSET = 100_000_000;
+
+export class PageQueryDto {
+  @QueryInt(0, MAX_OFFSET, 'Rows to skip (prefer /users/keyset for deep pages)') offset?: number;
+  @QueryInt(1, MAX_PAGE_LIMIT, `Page size, at most ${MAX_PAGE_LIMIT}`) limit?: number;
+}
+
+export class ListUsersQueryDto extends PageQueryDto {
+  @QueryBool('Only active (true) or inactive (false) users') isActive?: boolean;
+
+  @ApiPropertyOptional({ example: 'admin' })
+  @IsOptional()
+  @IsString()
+  @IsRole()
+  role?: string;
+
+  @QueryDate('Created at or after (inclusive)') createdFrom?: Date;
+  @QueryDate('Created before (exclusive)') createdTo?: Date;
+  @QueryBool('Include soft-deleted users') withDeleted?: boolean;
+}
+
+export class KeysetQueryDto {
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  after?: string;
+
+  @QueryInt(1, MAX_PAGE_LIMIT) limit?: number;
+  @QueryBool('Include soft-deleted users') withDeleted?: boolean;
+}
+
+export class SearchQueryDto extends PageQueryDto {
+  @ApiProperty({ description: 'Substring of the email or the full name, case-insensitive' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(254)
+  q!: string;
+}
+
+export class CountQueryDto {
+  @QueryBool() isActive?: boolean;
+}
+
+export class ByFieldQueryDto extends PageQueryDto {
+  @ApiProperty({ example: 'plan' })
+  @IsString()
+  @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/)
+  field!: string;
+
+  @ApiProperty({ description: 'A JSON literal (42, true, null, "text") or plain text', example: 'pro' })
+  @IsString()
+  @MaxLength(1000)
+  value!: string;
+}
+
+export class SignupsQueryDto {
+  @ApiProperty({ type: 'integer', example: 2026 })
+  @QueryInt(1970, 9999)
+  year!: number;
+}
+
+export class EmailAvailabilityQueryDto {
+  @IsUserEmail() email!: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  excludeUserId?: string;
+}
+
+export class ExportQueryDto {
+  @ApiPropertyOptional({ enum: ['csv', 'json'], default: 'csv' })
+  @IsOptional()
+  @IsIn(['csv', 'json'])
+  format?: 'csv' | 'json';
+
+  @QueryBool('Include soft-deleted users') withDeleted?: boolean;
+}
+
+export class ImportQueryDto {
+  @QueryBool('Validate only; write nothing') dryRun?: boolean;
+
+  @ApiPropertyOptional({ enum: ['error', 'skip', 'update'], default: 'error' })
+  @IsOptional()
+  @IsIn(['error', 'skip', 'update'])
+  onConflict?: 'error' | 'skip' | 'update';
+}
+
+export class GetUserQueryDto {
+  @ApiPropertyOptional({ enum: ['files'] })
+  @IsOptional()
+  @IsIn(['files'])
+  include?: 'files';
+}

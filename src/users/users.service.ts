@@ -1,0 +1,83 @@
+import { Injectable } from '@nestjs/common';
+import type { Readable } from 'node:stream';
+import { GuardrailError } from '../errors/domain-error';
+import { hashPassword } from './password';
+import type { ImportOptions } from './repository/user-transfer';
+import type { NewUser, User, UserPatch } from './user.model';
+import { UsersRepository } from './users.repository';
+
+export const ADMIN_ROLE = 'admin';
+
+export interface Actor {
+  id: string;
+}
+
+// Policy for the admin API: what an admin may do to whom. The repository does the work; rate
+// limits of sensitive routes are applied before this by SensitiveActionGuard.
+@Injectable()
+export class UsersService {
+  constructor(private readonly users: UsersRepository) {}
+
+  createUser(email: string, password: string, fullName?: string | null): Promise<User> {
+    return this.users.createUserWithValidation(email, password, { fullName });
+  }
+
+  async updateUser(actor: Actor, id: string, patch: UserPatch, expectedVersion?: number): Promise<User> {
+    if (patch.isActive === false) await this.assertMayRemoveAdmins(actor, [id], 'deactivate');
+    return this.users.partialUpdateUser(id, patch, { expectedVersion });
+  }
+
+  async softDeleteUser(actor: Actor, id: string): Promise<User> {
+    await this.assertMayRemoveAdmins(actor, [id], 'delete');
+    return this.users.softDeleteUser(id);
+  }
+
+  async deactivateUser(actor: Actor, id: string): Promise<User> {
+    await this.assertMayRemoveAdmins(actor, [id], 'deactivate');
+    return this.users.deactivateUser(id);
+  }
+
+  async anonymizeUser(actor: Actor, id: string): Promise<void> {
+    await this.assertMayRemoveAdmins(actor, [id], 'anonymize');
+    await this.users.anonymizeUser(id);
+  }
+
+  async revokeRole(actor: Actor, id: string, role: string): Promise<User> {
+    if (role === ADMIN_ROLE) await this.assertMayRemoveAdmins(actor, [id], 'demote');
+    return this.users.revokeRoleFromUser(id, role);
+  }
+
+  async setPassword(id: string, password: string): Promise<void> {
+    await this.users.safeGetUserById(id);
+    await this.users.changeUserPassword(id, await hashPassword(password));
+  }
+
+  async bulkUpdate(actor: Actor, ids: string[], patch: UserPatch): Promise<User[]> {
+    if (patch.isActive === false) await this.assertMayRemoveAdmins(actor, ids, 'deactivate');
+    return this.users.bulkUpdateUsers(ids, patch);
+  }
+
+  async bulkDelete(actor: Actor, ids: string[]): Promise<number> {
+    await this.assertMayRemoveAdmins(actor, ids, 'delete');
+    return this.users.bulkDeleteUsers(ids);
+  }
+
+  exportUsers(format: 'csv' | 'json', withDeleted: boolean): Promise<Readable> {
+    return format === 'json' ? this.users.exportUsersToJson({ withDeleted }) : this.users.exportUsersToCsv({ withDeleted });
+  }
+
+  importUsers(rows: NewUser[], options: ImportOptions): Promise<User[]> {
+    return this.users.importUsersFromDicts(rows, options);
+  }
+
+  // An admin cannot delete, deactivate, anonymize or demote themselves, and the last active
+  // admin cannot lose the role.
+  private async assertMayRemoveAdmins(actor: Actor, ids: string[], verb: string): Promise<void> {
+    if (ids.includes(actor.id)) throw new GuardrailError(`An admin cannot ${verb} their own account`);
+    const targets = await this.users.getUsersByIds(ids);
+    const adminTargets = targets.filter((u) => u.isActive && u.roles.includes(ADMIN_ROLE));
+    if (adminTargets.length === 0) return;
+    const remaining = await this.users.countActiveUsersWithRole(ADMIN_ROLE, adminTargets.map((u) => u.id));
+    if (remaining === 0) throw new GuardrailError(`Cannot ${verb} the last active admin`);
+  }
+}
