@@ -28,8 +28,9 @@ export interface PreparedUser {
   isActive: boolean;
   roles: string[];
   metadata: Record<string, unknown>;
-  createdAt?: Date;
-  lastLoginAt?: Date | null;
+  // Strings (ISO 8601 with a zone) keep the microseconds a Date would drop.
+  createdAt?: Date | string;
+  lastLoginAt?: Date | string | null;
 }
 
 // Set-based writes over many users: one statement per chunk, all chunks in one transaction.
@@ -78,7 +79,9 @@ export class UserBulk {
   }
 
   // Validates every row and hashes plaintext passwords; throws one error listing every bad row.
-  async prepare(users: NewUser[], options: { allowMissingPassword?: boolean } = {}): Promise<PreparedUser[]> {
+  // `hashPasswords: false` validates only (a dry run): plaintext rows get the unusable hash and
+  // must not be inserted.
+  async prepare(users: NewUser[], options: { allowMissingPassword?: boolean; hashPasswords?: boolean } = {}): Promise<PreparedUser[]> {
     if (!Array.isArray(users)) throw UserValidationError.field('users', 'must be an array');
     if (users.length > MAX_BULK_ITEMS) throw UserValidationError.field('users', `at most ${MAX_BULK_ITEMS} items per call`);
     const issues: FieldIssue[] = [];
@@ -96,7 +99,7 @@ export class UserBulk {
     }
     if (issues.length) throw new UserValidationError(issues);
     const hashes = await mapLimited(users, HASH_CONCURRENCY, (u) =>
-      u.password !== undefined ? hashPassword(u.password) : Promise.resolve(u.hashedPassword ?? UNUSABLE_PASSWORD),
+      u.password !== undefined && options.hashPasswords !== false ? hashPassword(u.password) : Promise.resolve(u.hashedPassword ?? UNUSABLE_PASSWORD),
     );
     return users.map((u, i) => ({
       email: u.email.trim(),

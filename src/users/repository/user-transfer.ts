@@ -1,28 +1,318 @@
 import { Injectable } from '@nestjs/common';
-import type { Readable } from 'node:stream';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { pipeline, type Readable } from 'node:stream';
+import type { PoolClient } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { Db } from '../../database/db.service';
+import type { FieldIssue } from '../../errors/domain-error';
+import { canonicalEmail } from '../email';
 import type { NewUser, User } from '../user.model';
+import { UserAlreadyExistsError, UserValidationError } from '../users.errors';
+import { CopyRows, type RowFraming } from './copy-rows';
+import { isUuid, liveFilter } from './paging';
+import { duplicatesWithin, UserBulk, type PreparedUser } from './user-bulk';
 
 export interface ExportOptions {
   withDeleted?: boolean;
 }
 
+export type ConflictPolicy = 'error' | 'skip' | 'update';
+
 export interface ImportOptions {
   dryRun?: boolean;
-  onConflict?: 'error' | 'skip' | 'update';
+  onConflict?: ConflictPolicy;
 }
 
-// Streaming CSV/JSON export and all-or-nothing import. (Being implemented; see issue 3.)
+// A row to import: a NewUser, a user object from the JSON export, or a record of the CSV export
+// (see parseUsersCsv), whose cells are all strings.
+export type ImportRow = NewUser | Record<string, unknown>;
+
+// The exported fields, in order; also the CSV header. The password hash is deliberately absent.
+export const EXPORT_FIELDS = [
+  'id',
+  'email',
+  'fullName',
+  'isActive',
+  'isDeleted',
+  'deletedAt',
+  'roles',
+  'metadata',
+  'createdAt',
+  'updatedAt',
+  'lastLoginAt',
+  'version',
+] as const;
+
+const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['error', 'skip', 'update'];
+// Fields the export writes but the database decides on import.
+const EXPORT_ONLY_FIELDS = new Set(['isDeleted', 'deletedAt', 'updatedAt', 'version']);
+const IMPORT_FIELDS = new Set(['id', 'email', 'password', 'hashedPassword', 'fullName', 'isActive', 'roles', 'metadata', 'createdAt', 'lastLoginAt']);
+// A zone is required: a timestamp without one would depend on the session's time zone.
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
+
+// Microsecond precision, so that an import restores the exact instant.
+function isoTimestamp(column: string): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
+// A text cell: a value starting with a formula character (after any quotes already there) gets a
+// leading `'` so spreadsheets show it as text, then the RFC 4180 quoting. NULL stays an empty,
+// unquoted cell, which keeps it apart from an empty string ("").
+function csvText(expression: string): string {
+  return `'"' || replace(regexp_replace(${expression}, '^(''*[-=+@\\t\\r])', '''\\1'), '"', '""') || '"'`;
+}
+
+const CSV_ROW = `array_to_string(ARRAY[
+    u.id::text, ${csvText('u.email')}, ${csvText('u.full_name')}, u.is_active::text, u.is_deleted::text,
+    ${isoTimestamp('u.deleted_at')}, ${csvText('to_jsonb(u.roles)::text')}, ${csvText('u.metadata::text')},
+    ${isoTimestamp('u.created_at')}, ${isoTimestamp('u.updated_at')}, ${isoTimestamp('u.last_login_at')}, u.version::text
+  ], ',', '') || chr(13) || chr(10)`;
+
+const JSON_ROW = `json_build_object(
+    'id', u.id, 'email', u.email, 'fullName', u.full_name, 'isActive', u.is_active, 'isDeleted', u.is_deleted,
+    'deletedAt', ${isoTimestamp('u.deleted_at')}, 'roles', u.roles, 'metadata', u.metadata,
+    'createdAt', ${isoTimestamp('u.created_at')}, 'updatedAt', ${isoTimestamp('u.updated_at')},
+    'lastLoginAt', ${isoTimestamp('u.last_login_at')}, 'version', u.version
+  )::text`;
+
+const CSV_FRAMING: RowFraming = { prefix: `${EXPORT_FIELDS.join(',')}\r\n`, separator: '', suffix: '' };
+const JSON_FRAMING: RowFraming = { prefix: '[\n', separator: ',\n', suffix: '\n]\n' };
+
+interface ImportExtras {
+  id?: string;
+  createdAt?: Date | string;
+  lastLoginAt?: Date | string | null;
+}
+
+// Streaming CSV/JSON export straight from PostgreSQL, and all-or-nothing import.
 @Injectable()
 export class UserTransfer {
-  exportUsersToCsv(_options: ExportOptions = {}): Promise<Readable> {
-    throw new Error('exportUsersToCsv is not implemented yet');
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly db: Db,
+    private readonly bulk: UserBulk,
+  ) {}
+
+  // RFC 4180 with CRLF line ends and a header row; the escaping is done by PostgreSQL.
+  exportUsersToCsv(options: ExportOptions = {}): Promise<Readable> {
+    return this.copyOut(CSV_ROW, options, CSV_FRAMING);
   }
 
-  exportUsersToJson(_options: ExportOptions = {}): Promise<Readable> {
-    throw new Error('exportUsersToJson is not implemented yet');
+  // One JSON array of user objects, one per line, built by PostgreSQL.
+  exportUsersToJson(options: ExportOptions = {}): Promise<Readable> {
+    return this.copyOut(JSON_ROW, options, JSON_FRAMING);
   }
 
-  importUsersFromDicts(_userDicts: NewUser[], _options: ImportOptions = {}): Promise<User[]> {
-    throw new Error('importUsersFromDicts is not implemented yet');
+  // All or nothing: every bad row is reported in one UserValidationError, by index, before
+  // anything is written. Duplicates inside the batch are always an error; against existing
+  // users `onConflict` decides: 'error' throws UserAlreadyExistsError, 'skip' keeps the existing
+  // user (and returns only the created ones), 'update' overwrites its profile fields (matched by
+  // email; an id given for that row is not applied). A row's id must not belong to another user.
+  // A dry run checks all of this and writes nothing; it returns the users as they would be
+  // written, with `id` '' where the database would assign it, and a provisional
+  // updatedAt/version.
+  async importUsersFromDicts(userDicts: readonly ImportRow[], options: ImportOptions = {}): Promise<User[]> {
+    const onConflict = options.onConflict ?? 'error';
+    if (!CONFLICT_POLICIES.includes(onConflict)) throw UserValidationError.field('onConflict', `must be one of ${CONFLICT_POLICIES.join(', ')}`);
+    if (!Array.isArray(userDicts)) throw UserValidationError.field('users', 'must be an array');
+    const { users, extras, issues } = normalizeRows(userDicts);
+    const validated = await this.validate(users, extras, issues);
+    const existing = await this.bulk.existing(validated);
+    const conflicts = [...duplicatesWithin(validated), ...(onConflict === 'error' ? existing : [])];
+    if (conflicts.length) throw new UserAlreadyExistsError(conflicts.sort((a, b) => (a.index ?? 0) - (b.index ?? 0)));
+    if (options.dryRun) {
+      const skipped = new Set(onConflict === 'skip' ? existing.map((c) => c.index) : []);
+      return validated.filter((_, index) => !skipped.has(index)).map(preview);
+    }
+    const hashed = users.some((u) => u.password !== undefined) ? await this.bulk.prepare(users, { allowMissingPassword: true }) : validated;
+    try {
+      return await this.bulk.insert(withExtras(hashed, extras), onConflict);
+    } catch (error) {
+      throw translateIdConflict(error);
+    }
   }
+
+  // Streams `COPY (SELECT <row> ...) TO STDOUT` on a connection of its own, held for the
+  // stream's whole life and handed back exactly once: clean when the COPY has ended, destroyed
+  // after an error or when the consumer closes the stream early (a COPY cut short leaves the
+  // connection mid-protocol; destroying it also ends the server's backend). The COPY runs under
+  // the pool's statement_timeout, which bounds how long a stalled consumer can hold it.
+  private async copyOut(row: string, options: ExportOptions, framing: RowFraming): Promise<Readable> {
+    const sql = `COPY (SELECT ${row} FROM users u WHERE ${liveFilter(options.withDeleted === true)} ORDER BY u.created_at, u.id) TO STDOUT (FORMAT binary)`;
+    const driver = this.dataSource.driver as PostgresDriver;
+    const [client, release] = (await driver.obtainMasterConnection()) as [PoolClient, (error?: Error) => void];
+    let released = false;
+    const releaseOnce = (error?: Error | null) => {
+      if (released) return;
+      released = true;
+      release(error ?? undefined);
+    };
+    try {
+      const source = client.query(copyTo(sql));
+      const rows = new CopyRows(framing);
+      source.once('end', () => releaseOnce());
+      pipeline(source, rows, (error) => releaseOnce(error));
+      return rows;
+    } catch (error) {
+      releaseOnce(error as Error);
+      throw error;
+    }
+  }
+
+  // Runs the bulk validation without hashing and merges its issues with the import's own, so
+  // that one error lists every bad row.
+  private async validate(users: NewUser[], extras: ImportExtras[], issues: FieldIssue[]): Promise<PreparedUser[]> {
+    let prepared: PreparedUser[] = [];
+    try {
+      prepared = await this.bulk.prepare(users, { allowMissingPassword: true, hashPasswords: false });
+    } catch (error) {
+      if (!(error instanceof UserValidationError)) throw error;
+      issues.push(...error.issues);
+    }
+    issues.push(...(await this.idIssues(users, extras)));
+    if (issues.length) throw new UserValidationError(issues.sort((a, b) => (a.index ?? -1) - (b.index ?? -1)));
+    return withExtras(prepared, extras);
+  }
+
+  // An imported id must be unique in the batch and must not name another user (a live user
+  // with another email, or a soft-deleted one).
+  private async idIssues(users: NewUser[], extras: ImportExtras[]): Promise<FieldIssue[]> {
+    const issues: FieldIssue[] = [];
+    const seen = new Set<string>();
+    extras.forEach(({ id }, index) => {
+      if (id === undefined) return;
+      if (seen.has(id)) issues.push({ field: 'id', reason: 'appears twice in this batch', index });
+      seen.add(id);
+    });
+    if (seen.size === 0) return issues;
+    const owners = await this.db.query<{ id: string; email_normalized: string; deleted: boolean }>(
+      `SELECT id, email_normalized, deleted_at IS NOT NULL AS deleted FROM users WHERE id = ANY($1::uuid[])`,
+      [[...seen]],
+    );
+    const byId = new Map(owners.map((o) => [o.id, o]));
+    extras.forEach(({ id }, index) => {
+      const owner = id === undefined ? undefined : byId.get(id);
+      const email = users[index]?.email;
+      if (owner && (owner.deleted || typeof email !== 'string' || owner.email_normalized !== canonicalEmail(email))) {
+        issues.push({ field: 'id', reason: 'belongs to another user', index });
+      }
+    });
+    return issues;
+  }
+}
+
+function withExtras(rows: PreparedUser[], extras: ImportExtras[]): PreparedUser[] {
+  return rows.map((row, index) => ({ ...row, ...extras[index] }));
+}
+
+function preview(row: PreparedUser): User {
+  const now = new Date();
+  return {
+    id: row.id ?? '',
+    email: row.email,
+    fullName: row.fullName,
+    isActive: row.isActive,
+    isDeleted: false,
+    deletedAt: null,
+    roles: row.roles,
+    metadata: row.metadata,
+    createdAt: row.createdAt === undefined ? now : new Date(row.createdAt),
+    updatedAt: now,
+    lastLoginAt: row.lastLoginAt == null ? null : new Date(row.lastLoginAt),
+    version: 1,
+  };
+}
+
+// Turns each row into the NewUser the bulk validation understands, plus the fields only an
+// import may set, accepting the string forms a CSV record carries. Empty cells mean "absent"
+// (for fullName: no name).
+function normalizeRows(rows: readonly unknown[]): { users: NewUser[]; extras: ImportExtras[]; issues: FieldIssue[] } {
+  const issues: FieldIssue[] = [];
+  const users: NewUser[] = [];
+  const extras: ImportExtras[] = [];
+  rows.forEach((row, index) => {
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) {
+      users.push(row as NewUser);
+      extras.push({});
+      return;
+    }
+    const issue = (field: string, reason: string) => issues.push({ field, reason, index });
+    const user: Record<string, unknown> = {};
+    const extra: ImportExtras = {};
+    for (const [field, value] of Object.entries(row)) {
+      if (EXPORT_ONLY_FIELDS.has(field)) {
+        if (field === 'isDeleted' && (value === true || value === 'true')) issue(field, 'soft-deleted users cannot be imported');
+      } else if (!IMPORT_FIELDS.has(field)) {
+        issue(field, 'is not an importable field');
+      } else if (field === 'email') {
+        user.email = value;
+      } else if (field === 'fullName') {
+        user.fullName = isBlank(value) ? null : value;
+      } else if (isBlank(value)) {
+        if (field === 'lastLoginAt') extra.lastLoginAt = null;
+      } else if (field === 'id') {
+        if (isUuid(value)) extra.id = value.toLowerCase();
+        else issue(field, 'must be a UUID');
+      } else if (field === 'createdAt' || field === 'lastLoginAt') {
+        const at = timestamp(value);
+        if (at === undefined) issue(field, 'must be an ISO 8601 timestamp with a time zone');
+        else extra[field] = at;
+      } else {
+        const parsed = parseField(field, value);
+        if (parsed.reason) issue(field, parsed.reason);
+        else user[field] = parsed.value;
+      }
+    }
+    users.push(user as unknown as NewUser);
+    extras.push(extra);
+  });
+  return { users, extras, issues };
+}
+
+function isBlank(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
+}
+
+function timestamp(value: unknown): Date | string | undefined {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value;
+  if (typeof value !== 'string' || !ISO_TIMESTAMP.test(value) || Number.isNaN(Date.parse(value))) return undefined;
+  return value;
+}
+
+// String forms of the typed fields (as in a CSV record); other values go to the bulk validation
+// as they are.
+function parseField(field: string, value: unknown): { value?: unknown; reason?: string } {
+  if (typeof value !== 'string') return { value };
+  if (field === 'isActive') {
+    if (value === 'true' || value === 'false') return { value: value === 'true' };
+    return { reason: "must be a boolean or 'true'/'false'" };
+  }
+  if (field === 'roles') return parseRoles(value);
+  if (field === 'metadata') {
+    try {
+      return { value: JSON.parse(value) };
+    } catch {
+      return { reason: 'must be a JSON object' };
+    }
+  }
+  return { value };
+}
+
+// Roles as a JSON array (the export's form) or a PostgreSQL-style list `{a,b}`.
+function parseRoles(text: string): { value?: unknown; reason?: string } {
+  const list = /^\{(.*)\}$/s.exec(text.trim());
+  if (list) return { value: list[1] === '' ? [] : list[1].split(',').map((r) => r.trim()) };
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return { reason: 'must be a JSON array or a {a,b} list' };
+  }
+}
+
+function translateIdConflict(error: unknown): unknown {
+  const pg = ((error as { driverError?: unknown })?.driverError ?? error) as { code?: string; constraint?: string };
+  if (pg?.code === '23505' && pg.constraint === 'PK_users') return UserValidationError.field('id', 'an imported id was taken meanwhile');
+  return error;
 }
