@@ -6,7 +6,7 @@ import { SensitiveActions } from '../throttling/sensitive-actions.service';
 import { UserBulk } from './repository/user-bulk';
 import { UserPrivacy } from './repository/user-privacy';
 import { UserReads } from './repository/user-reads';
-import { UserTransfer, type ExportOptions, type ImportOptions } from './repository/user-transfer';
+import { UserTransfer, type ExportOptions, type ImportOptions, type ImportRow } from './repository/user-transfer';
 import { UserWrites } from './repository/user-writes';
 import type {
   KeysetPage,
@@ -155,7 +155,7 @@ export class UsersRepository {
   exportUsersToJson(options?: ExportOptions): Promise<Readable> {
     return this.transfer.exportUsersToJson(options);
   }
-  importUsersFromDicts(userDicts: NewUser[], options?: ImportOptions): Promise<User[]> {
+  importUsersFromDicts(userDicts: ImportRow[], options?: ImportOptions): Promise<User[]> {
     return this.transfer.importUsersFromDicts(userDicts, options);
   }
 
