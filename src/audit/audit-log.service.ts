@@ -1,24 +1,110 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { ClsService } from 'nestjs-cls';
+import { Db } from '../database/db.service';
+import { isUuid, paging } from '../users/repository/paging';
 import type { Page, PageOptions } from '../users/user.model';
+import { UserValidationError } from '../users/users.errors';
+import { sanitizeAuditDetails, type AuditDetails } from './audit-details';
 
 export interface AuditEntry {
   id: string;
   userId: string | null;
   actorId: string | null;
   action: string;
-  details: Record<string, unknown>;
+  details: AuditDetails;
   requestId: string | null;
   createdAt: Date;
 }
 
-// Append-only audit trail. (Being implemented; see issue 3.)
+export interface AuditContext {
+  actorId?: string | null;
+  requestId?: string | null;
+}
+
+// Who acted and for which request. Code that is not the direct caller (the REST audit
+// interceptor, guards) sets these keys in the request's nestjs-cls context once; repository
+// writes deep below then pick them up. An explicit `context` argument wins over the ambient one.
+export const AUDIT_ACTOR_ID = 'audit:actorId';
+export const AUDIT_REQUEST_ID = 'audit:requestId';
+
+const ACTION = /^[a-z][a-z0-9_.:-]{0,63}$/;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+// Newest first; WHERE and ORDER BY follow IDX_audit_log_user_id_created_at (id breaks the ties
+// of rows written by one transaction, which share now()).
+export const AUDIT_PAGE_SQL = `SELECT id::text AS id, user_id, actor_id, action, details, request_id, created_at
+  FROM audit_log WHERE user_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT $3`;
+
+interface AuditRow {
+  id: string;
+  user_id: string | null;
+  actor_id: string | null;
+  action: string;
+  details: AuditDetails;
+  request_id: string | null;
+  created_at: Date;
+}
+
+// Append-only audit trail. A row is written in the caller's transaction (it rolls back with the
+// change it describes); the structured log line follows only once that transaction commits.
 @Injectable()
 export class AuditLog {
-  auditLogUserChange(_userId: string | null, _action: string, _details: Record<string, unknown> | string = ''): Promise<void> {
-    throw new Error('auditLogUserChange is not implemented yet');
+  private readonly logger = new Logger('Audit');
+
+  constructor(
+    private readonly db: Db,
+    private readonly cls: ClsService,
+  ) {}
+
+  async auditLogUserChange(
+    userId: string | null,
+    action: string,
+    details: AuditDetails | string = '',
+    context: AuditContext = {},
+  ): Promise<void> {
+    const entry = this.entry(userId, action, details, context);
+    await this.db.query(
+      `INSERT INTO audit_log (user_id, actor_id, action, details, request_id) VALUES ($1, $2, $3, $4::jsonb, $5)`,
+      [entry.userId, entry.actorId, entry.action, JSON.stringify(entry.details), entry.requestId],
+    );
+    await this.db.afterCommit(async () => this.logger.log({ msg: 'audit', audit: entry }));
   }
 
-  getAuditLog(_userId: string, _options?: PageOptions): Promise<Page<AuditEntry>> {
-    throw new Error('getAuditLog is not implemented yet');
+  async getAuditLog(userId: string, options: PageOptions = {}): Promise<Page<AuditEntry>> {
+    const { offset, limit } = paging(options);
+    if (!isUuid(userId)) return { items: [], total: 0, offset, limit };
+    const [rows, [{ total }]] = await Promise.all([
+      this.db.query<AuditRow>(AUDIT_PAGE_SQL, [userId, offset, limit]),
+      this.db.query<{ total: number }>(`SELECT count(*)::int AS total FROM audit_log WHERE user_id = $1`, [userId]),
+    ]);
+    return { items: rows.map(toEntry), total, offset, limit };
   }
+
+  private entry(userId: string | null, action: string, details: AuditDetails | string, context: AuditContext): Omit<AuditEntry, 'id' | 'createdAt'> {
+    if (userId !== null && !isUuid(userId)) throw UserValidationError.field('userId', 'must be a UUID or null');
+    if (typeof action !== 'string' || !ACTION.test(action)) throw UserValidationError.field('action', 'must match [a-z][a-z0-9_.:-]{0,63}');
+    const actorId = context.actorId !== undefined ? context.actorId : this.cls.get<string | undefined>(AUDIT_ACTOR_ID);
+    if (actorId != null && !isUuid(actorId)) throw UserValidationError.field('actorId', 'must be a UUID or null');
+    const requestId = context.requestId !== undefined ? context.requestId : this.cls.get<string | undefined>(AUDIT_REQUEST_ID);
+    return {
+      userId,
+      actorId: actorId ?? null,
+      action,
+      details: sanitizeAuditDetails(details),
+      // A request id is only a correlation handle: an unusable one is dropped, not fatal.
+      requestId: typeof requestId === 'string' && REQUEST_ID.test(requestId) ? requestId : null,
+    };
+  }
+}
+
+function toEntry(row: AuditRow): AuditEntry {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    actorId: row.actor_id,
+    action: row.action,
+    details: row.details,
+    requestId: row.request_id,
+    createdAt: row.created_at,
+  };
 }

@@ -6,10 +6,51 @@ import type { PoolClient } from 'pg';
 import type { EntityManager, QueryRunner } from 'typeorm';
 
 const AFTER_COMMIT = Symbol('db:afterCommit');
+const SESSION = Symbol('db:session');
 type Hook = () => Promise<void>;
 
+// One pooled connection held until released (also by `await using`). Its state never leaks into
+// the pool: releasing discards temp tables, settings and locks, and a connection that cannot be
+// reset (a transaction left open, a broken socket) is closed instead of reused.
+export class DbSession implements AsyncDisposable {
+  private releasing?: Promise<void>;
+
+  constructor(readonly runner: QueryRunner) {}
+
+  get released(): boolean {
+    return this.runner.isReleased;
+  }
+
+  async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const result = await this.runner.query(sql, params, true);
+    return result.records as T[];
+  }
+
+  release(): Promise<void> {
+    this.releasing ??= this.resetAndRelease();
+    return this.releasing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
+
+  private async resetAndRelease(): Promise<void> {
+    try {
+      await this.runner.query('DISCARD ALL');
+    } catch {
+      // pg-pool drops a client that is ending instead of handing it out again.
+      const client = (await this.runner.connect()) as PoolClient;
+      await client.end().catch(() => undefined);
+    } finally {
+      await this.runner.release();
+    }
+  }
+}
+
 // The repository's door to PostgreSQL. Every statement runs on the ambient transaction when one
-// is open (nestjs-cls keeps it in AsyncLocalStorage), otherwise on a pooled connection.
+// is open (nestjs-cls keeps it in AsyncLocalStorage), else on the ambient session's connection,
+// else on a pooled connection.
 @Injectable()
 export class Db {
   constructor(
@@ -51,6 +92,32 @@ export class Db {
     });
   }
 
+  // A session that holds one connection; the caller releases it (or lets `await using` do it).
+  async openSession(): Promise<DbSession> {
+    const runner = this.txHost.tx.connection.createQueryRunner();
+    try {
+      await runner.connect();
+    } catch (error) {
+      await runner.release();
+      throw error;
+    }
+    return new DbSession(runner);
+  }
+
+  // Runs `work` with a session bound to its async context: every statement made through Db inside
+  // it (repository calls included) uses the session's connection, unless a transaction is open.
+  async withSession<T>(work: (session: DbSession) => Promise<T>): Promise<T> {
+    const session = await this.openSession();
+    try {
+      return await this.cls.run({ ifNested: 'inherit' }, () => {
+        this.cls.set(SESSION, session);
+        return work(session);
+      });
+    } finally {
+      await session.release();
+    }
+  }
+
   async afterCommit(hook: Hook): Promise<void> {
     const hooks = this.inTransaction() ? this.cls.get<Hook[] | undefined>(AFTER_COMMIT) : undefined;
     if (hooks) hooks.push(hook);
@@ -60,6 +127,8 @@ export class Db {
   private async withRunner<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
     const manager = this.txHost.tx;
     if (manager.queryRunner) return work(manager.queryRunner);
+    const session = this.cls.get<DbSession | undefined>(SESSION);
+    if (session && !session.released) return work(session.runner);
     const runner = manager.connection.createQueryRunner();
     try {
       return await work(runner);

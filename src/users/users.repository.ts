@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
-import { AuditLog, type AuditEntry } from '../audit/audit-log.service';
-import { Db } from '../database/db.service';
+import { AuditLog, type AuditContext, type AuditEntry } from '../audit/audit-log.service';
+import { Db, type DbSession } from '../database/db.service';
 import { SensitiveActions } from '../throttling/sensitive-actions.service';
 import { UserBulk } from './repository/user-bulk';
 import { UserPrivacy } from './repository/user-privacy';
@@ -163,8 +163,10 @@ export class UsersRepository {
   anonymizeUser(id: string): Promise<void> {
     return this.privacy.anonymizeUser(id);
   }
-  auditLogUserChange(userId: string | null, action: string, details?: Record<string, unknown> | string): Promise<void> {
-    return this.audit.auditLogUserChange(userId, action, details);
+  // `context` names the actor and request; without it they come from the nestjs-cls keys
+  // AUDIT_ACTOR_ID and AUDIT_REQUEST_ID (see audit-log.service.ts).
+  auditLogUserChange(userId: string | null, action: string, details?: Record<string, unknown> | string, context?: AuditContext): Promise<void> {
+    return this.audit.auditLogUserChange(userId, action, details, context);
   }
   getAuditLog(userId: string, options?: PageOptions): Promise<Page<AuditEntry>> {
     return this.audit.getAuditLog(userId, options);
@@ -176,5 +178,14 @@ export class UsersRepository {
   // Transactions: every repository call made inside `work` joins the one transaction.
   dbTransaction<T>(work: () => Promise<T>): Promise<T> {
     return this.db.transaction(work);
+  }
+
+  // One pooled connection, released in every path. Without `work`, the caller owns it
+  // (`await using session = await users.dbSessionContext()`) and queries it directly; with
+  // `work`, repository calls made inside also run on it (a dbTransaction inside takes its own).
+  dbSessionContext(): Promise<DbSession>;
+  dbSessionContext<T>(work: (session: DbSession) => Promise<T>): Promise<T>;
+  dbSessionContext<T>(work?: (session: DbSession) => Promise<T>): Promise<DbSession | T> {
+    return work ? this.db.withSession(work) : this.db.openSession();
   }
 }

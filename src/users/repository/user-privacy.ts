@@ -1,9 +1,76 @@
 import { Injectable } from '@nestjs/common';
+import { FREE_TEXT_KEYS } from '../../audit/audit-details';
+import { AuditLog } from '../../audit/audit-log.service';
+import { Db } from '../../database/db.service';
+import { UserNotFoundError } from '../users.errors';
+import { isUuid } from './paging';
+import { UserWrites } from './user-writes';
+import { UNUSABLE_PASSWORD } from './user-values';
 
-// GDPR anonymization. (Being implemented; see issue 3.)
+// `.invalid` is reserved (RFC 2606): the placeholder can never route mail, and the id keeps it
+// unique per user.
+export function anonymizedEmail(id: string): string {
+  return `anonymized+${id}@anonymized.invalid`;
+}
+
+interface PersonalData {
+  email: string;
+  email_normalized: string;
+  full_name: string | null;
+  anonymized: boolean;
+}
+
+// GDPR erasure. Irreversible, and idempotent: anonymizing an anonymized user changes nothing,
+// so a retried erasure request succeeds instead of failing.
 @Injectable()
 export class UserPrivacy {
-  anonymizeUser(_id: string): Promise<void> {
-    throw new Error('anonymizeUser is not implemented yet');
+  constructor(
+    private readonly db: Db,
+    private readonly writes: UserWrites,
+    private readonly audit: AuditLog,
+  ) {}
+
+  async anonymizeUser(id: string): Promise<void> {
+    if (!isUuid(id)) throw new UserNotFoundError(id);
+    await this.db.transaction(async () => {
+      const [before] = await this.db.query<PersonalData>(
+        `SELECT email, email_normalized, full_name, anonymized_at IS NOT NULL AS anonymized FROM users WHERE id = $1 FOR UPDATE`,
+        [id],
+      );
+      if (!before) throw new UserNotFoundError(id);
+      if (before.anonymized) return;
+      await this.eraseUser(id);
+      await this.scrubAuditHistory(id, before);
+      await this.writes.invalidate([id]);
+      await this.audit.auditLogUserChange(id, 'user.anonymized', { outcome: 'success' });
+    });
+  }
+
+  private async eraseUser(id: string): Promise<void> {
+    const placeholder = anonymizedEmail(id);
+    await this.db.query(
+      `UPDATE users SET email = $2, email_normalized = $2, full_name = NULL, metadata = '{}', hashed_password = $3,
+         last_login_at = NULL, is_active = false, deleted_at = COALESCE(deleted_at, now()), is_deleted = true,
+         anonymized_at = now(), version = version + 1, updated_at = now()
+       WHERE id = $1`,
+      [id, placeholder, UNUSABLE_PASSWORD],
+    );
+  }
+
+  // Audit details are allow-listed, so they should hold no personal data; this makes sure. Free
+  // text goes, and a row that still mentions the old email or name (a legacy or hand-written
+  // row) keeps only a redaction marker.
+  private async scrubAuditHistory(id: string, before: PersonalData): Promise<void> {
+    const needles = [before.email, before.email_normalized, before.full_name]
+      .filter((value): value is string => !!value && value.trim() !== '')
+      // Matched against jsonb's text form, where quotes and backslashes are escaped.
+      .map((value) => JSON.stringify(value.toLowerCase()).slice(1, -1));
+    await this.db.query(
+      `UPDATE audit_log a SET details = CASE WHEN s.mentions THEN '{"redacted": true}'::jsonb ELSE a.details - $2::text[] END
+       FROM (SELECT id, EXISTS (SELECT 1 FROM unnest($3::text[]) AS n WHERE strpos(lower((details - $2::text[])::text), n) > 0) AS mentions
+             FROM audit_log WHERE user_id = $1) s
+       WHERE a.id = s.id AND (s.mentions OR a.details ?| $2::text[])`,
+      [id, FREE_TEXT_KEYS, [...new Set(needles)]],
+    );
   }
 }
