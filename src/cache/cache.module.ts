@@ -19,7 +19,7 @@ import { UserCache } from './user-cache.service';
         // being replayed later over fresher data.
         const client = { url: config.redisUrl, disableOfflineQueue: true, socket: { connectTimeout: 2000 } };
         const store = new KeyvRedis(client, {
-          namespace: 'nest-users',
+          namespace: `${config.redisKeyPrefix}cache`,
           throwOnConnectError: false,
           throwOnErrors: false,
           connectionTimeout: config.cacheTimeoutMs * 10,

@@ -14,6 +14,7 @@ export class AppConfig {
   dataDir!: string;
   embeddedPostgresPort!: number | undefined;
   redisUrl!: string | undefined;
+  redisKeyPrefix!: string;
   cacheTtlMs!: number;
   cacheTimeoutMs!: number;
   cacheMaxEntries!: number;
@@ -120,6 +121,14 @@ function sensitiveLimits(env: Env): Record<SensitiveAction, number> {
   return limits;
 }
 
+// Namespaces every key this service writes to Redis, so that several deployments (or test runs)
+// can share one server without sharing counters or cache entries.
+function redisKeyPrefix(env: Env): string {
+  const raw = read(env, 'REDIS_KEY_PREFIX') ?? 'nest-users:';
+  if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(raw)) throw new ConfigError('REDIS_KEY_PREFIX', 'up to 64 letters, digits or :_.-', raw);
+  return raw;
+}
+
 export function parseEnv(env: Env = process.env): AppConfig {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const jwtSecret = read(env, 'JWT_SECRET');
@@ -141,6 +150,7 @@ export function parseEnv(env: Env = process.env): AppConfig {
     dataDir: resolve(read(env, 'DATA_DIR') ?? './data'),
     embeddedPostgresPort: embeddedPort === undefined ? undefined : int(env, 'EMBEDDED_POSTGRES_PORT', 0, 1, 65535),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisKeyPrefix: redisKeyPrefix(env),
     cacheTtlMs: int(env, 'CACHE_TTL_MS', 60000, 1, 86400000),
     cacheTimeoutMs: int(env, 'CACHE_TIMEOUT_MS', 150, 1, 60000),
     cacheMaxEntries: int(env, 'CACHE_MAX_ENTRIES', 10000, 1, 10000000),

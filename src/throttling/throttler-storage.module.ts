@@ -26,7 +26,12 @@ class ThrottlerRedisCloser implements OnApplicationShutdown {
       inject: [AppConfig],
       useFactory: (config: AppConfig): Redis | undefined => {
         if (!config.redisUrl) return undefined;
-        const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+        const redis = new Redis(config.redisUrl, {
+          keyPrefix: `${config.redisKeyPrefix}throttle:`,
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          connectTimeout: 2000,
+        });
         const logger = new Logger('ThrottlerStorage');
         redis.on('error', (error: Error) => logger.warn(`redis throttler storage error: ${error.message}`));
         return redis;

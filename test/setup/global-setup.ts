@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +44,7 @@ export default async function globalSetup(): Promise<void> {
   await dataSource.destroy();
 
   process.env[SERVER_URL_ENV] = serverUrl;
+  process.env.NEST_USERS_TEST_RUN = randomBytes(4).toString('hex');
   process.env[TEMPLATE_ENV] = template;
   (globalThis as { __testRun?: TestRun }).__testRun = { embedded, dataDir, serverUrl, template };
 }
