@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { isUuid } from '../users/repository/paging';
 
 // What the audit pieces note on a request as it passes the guards and the interceptor.
 export interface AuditedRequest extends FastifyRequest {
@@ -12,7 +13,8 @@ export function targetIds(request: AuditedRequest): string[] {
   const params = (request.params ?? {}) as Record<string, unknown>;
   const body = (request.body ?? {}) as Record<string, unknown>;
   const ids = [params.id, ...(Array.isArray(body.ids) ? body.ids : [])];
-  return [...new Set(ids.filter((id): id is string => typeof id === 'string'))];
+  // Only well-formed ids name a user; `PATCH /users/garbage` is audited with no target.
+  return [...new Set(ids.filter(isUuid))];
 }
 
 // Names of the fields a request tried to change; values are never recorded.
