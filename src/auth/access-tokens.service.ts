@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { AppConfig } from '../config/app-config';
+import { UnauthenticatedError } from '../errors/domain-error';
+
+// The claims of an access token: `ver` is the user's version when the token was issued, so any
+// change that bumps it (password, deactivation, deletion, roles, anonymization) retires the token.
+export interface AccessTokenClaims {
+  sub: string;
+  ver: number;
+  roles: string[];
+}
+
+export interface IssuedToken {
+  accessToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+}
+
+@Injectable()
+export class AccessTokens {
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly config: AppConfig,
+  ) {}
+
+  async issue(claims: AccessTokenClaims): Promise<IssuedToken> {
+    const accessToken = await this.jwt.signAsync({ ...claims });
+    return { accessToken, tokenType: 'Bearer', expiresIn: this.config.jwtExpiresInSeconds };
+  }
+
+  // Any problem with the token (signature, expiry, algorithm, shape) is the same 401.
+  async verify(token: string): Promise<AccessTokenClaims> {
+    let payload: Record<string, unknown>;
+    try {
+      payload = await this.jwt.verifyAsync<Record<string, unknown>>(token);
+    } catch {
+      throw new UnauthenticatedError('Invalid or expired token');
+    }
+    const { sub, ver, roles } = payload;
+    if (typeof sub !== 'string' || !Number.isInteger(ver) || !Array.isArray(roles)) {
+      throw new UnauthenticatedError('Invalid or expired token');
+    }
+    return { sub, ver: ver as number, roles: roles.filter((r): r is string => typeof r === 'string') };
+  }
+}

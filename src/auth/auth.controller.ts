@@ -1,0 +1,65 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, Post, Put, Req } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { NoThrottle, SensitiveRoute } from '../throttling/throttling.decorators';
+import type { User } from '../users/user.model';
+import { AuthService } from './auth.service';
+import { CurrentUser, type AuthenticatedUser } from './authenticated-user';
+import { AccessTokenDto } from './dto/access-token.dto';
+import { ChangePasswordDto } from './dto/change-password.dto';
+import { LoginDto } from './dto/login.dto';
+import { Public } from './public.decorator';
+import { Roles } from './roles.decorator';
+
+@ApiTags('auth')
+@Controller('auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  // Not under the shared throttler: login has its own limiter (per address for every attempt,
+  // per account for failures only), which the throttler's per-route counting cannot express.
+  @Post('login')
+  @Public()
+  @NoThrottle()
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ operationId: 'login', summary: 'Exchange email and password for a bearer token' })
+  @ApiOkResponse({ type: AccessTokenDto })
+  @ApiUnauthorizedResponse({ description: 'Unknown email, wrong password, or an account that cannot log in (one body for all)' })
+  @ApiTooManyRequestsResponse({ description: 'Too many attempts from this address or failures for this account; see Retry-After' })
+  login(@Body() body: LoginDto, @Req() request: FastifyRequest): Promise<AccessTokenDto> {
+    // request.ip honours TRUST_PROXY only: a client cannot pick its address with X-Forwarded-For.
+    return this.auth.login(body.email, body.password, request.ip);
+  }
+
+  @Get('me')
+  @Roles()
+  @NoThrottle()
+  @ApiBearerAuth()
+  @ApiOperation({ operationId: 'getCurrentUser', summary: 'The authenticated caller' })
+  @ApiOkResponse({ description: 'The caller as a user (never with a password hash)' })
+  @ApiUnauthorizedResponse({ description: 'Missing, invalid, expired or retired token' })
+  getCurrentUser(@CurrentUser() caller: AuthenticatedUser): Promise<User> {
+    return this.auth.currentUser(caller.id);
+  }
+
+  @Put('password')
+  @Roles()
+  @SensitiveRoute('password-change')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiBearerAuth()
+  @ApiOperation({ operationId: 'changeOwnPassword', summary: "Change the caller's password; every token issued so far stops working" })
+  @ApiNoContentResponse({ description: 'Changed; log in again with the new password' })
+  @ApiUnauthorizedResponse({ description: 'Missing, invalid, expired or retired token' })
+  @ApiTooManyRequestsResponse({ description: 'Too many password changes for this account; see Retry-After' })
+  changeOwnPassword(@CurrentUser() caller: AuthenticatedUser, @Body() body: ChangePasswordDto): Promise<void> {
+    return this.auth.changeOwnPassword(caller.id, body.currentPassword, body.newPassword);
+  }
+}

@@ -1,0 +1,34 @@
+import { Module } from '@nestjs/common';
+import { JwtModule } from '@nestjs/jwt';
+import { AppConfig } from '../config/app-config';
+import { ThrottlerStorageModule } from '../throttling/throttler-storage.module';
+import { UsersModule } from '../users/users.module';
+import { AccessTokens } from './access-tokens.service';
+import { AdminBootstrap } from './admin-bootstrap.service';
+import { AuthController } from './auth.controller';
+import { AuthService } from './auth.service';
+import { JwtAuthGuard } from './jwt-auth.guard';
+import { resolveJwtSecret } from './jwt-secret';
+import { LoginLimiter } from './login-limiter.service';
+import { RolesGuard } from './roles.guard';
+
+// A sibling of UsersModule that only uses what UsersModule exports (the repository). The guards
+// are exported so that AppModule registers them globally, in order: authenticate, then roles.
+@Module({
+  imports: [
+    UsersModule,
+    ThrottlerStorageModule,
+    JwtModule.registerAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => ({
+        secret: resolveJwtSecret(config),
+        signOptions: { algorithm: 'HS256', expiresIn: config.jwtExpiresInSeconds },
+        verifyOptions: { algorithms: ['HS256'] },
+      }),
+    }),
+  ],
+  controllers: [AuthController],
+  providers: [AccessTokens, AuthService, LoginLimiter, AdminBootstrap, JwtAuthGuard, RolesGuard],
+  exports: [JwtAuthGuard, RolesGuard, AdminBootstrap],
+})
+export class AuthModule {}

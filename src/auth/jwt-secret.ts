@@ -1,0 +1,29 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AppConfig } from '../config/app-config';
+
+export const JWT_SECRET_FILE = 'jwt-secret';
+
+// JWT_SECRET when set. Production refuses to start without it (the config checks that too); in
+// development and tests a random secret is generated once and kept under DATA_DIR, so tokens
+// survive restarts without anyone having to invent a secret.
+export function resolveJwtSecret(config: Pick<AppConfig, 'jwtSecret' | 'nodeEnv' | 'dataDir'>): string {
+  if (config.jwtSecret) return config.jwtSecret;
+  if (config.nodeEnv === 'production') throw new Error('JWT_SECRET must be set when NODE_ENV=production');
+  return readOrCreateSecretFile(config.dataDir);
+}
+
+function readOrCreateSecretFile(dataDir: string): string {
+  const path = join(dataDir, JWT_SECRET_FILE);
+  mkdirSync(dataDir, { recursive: true });
+  try {
+    // 'wx' fails when the file exists, so two processes starting together agree on one secret.
+    writeFileSync(path, randomBytes(48).toString('base64url'), { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const secret = readFileSync(path, 'utf8').trim();
+  if (secret.length < 32) throw new Error(`${path} holds no usable JWT secret; delete it to generate a new one`);
+  return secret;
+}
