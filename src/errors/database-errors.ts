@@ -24,29 +24,34 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false;
 }
 
-// The server ended the session (administrator command or crash shutdown) before running the
-// statement: a single statement outside a transaction did not take effect, so a retry on a
-// fresh pooled connection is safe. pg-pool has already discarded the broken one.
-const TERMINATED_SESSION_SQLSTATES = new Set(['57P01', '57P02']);
+// The pooled connection was gone when the statement went out: the server ended the session
+// (administrator command, crash shutdown) or the socket was already closed. pg-pool discards such
+// a connection, so the next attempt gets a fresh one. Refused connections and timeouts are not
+// here: a retry would only wait again.
+const LOST_CONNECTION_CODES = new Set(['57P01', '57P02', 'ECONNRESET', 'EPIPE']);
+// Not 'Connection terminated due to connection timeout': that one is a connect timeout.
+const LOST_CONNECTION_MESSAGES = ['Connection terminated unexpectedly', 'Client has encountered a connection error'];
 
-export function isTerminatedSession(error: unknown): boolean {
-  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+export function isLostConnection(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown; driverError?: { code?: unknown } } | null;
   const code = e?.driverError?.code ?? e?.code;
-  return typeof code === 'string' && TERMINATED_SESSION_SQLSTATES.has(code);
+  if (typeof code === 'string' && LOST_CONNECTION_CODES.has(code)) return true;
+  return typeof e?.message === 'string' && LOST_CONNECTION_MESSAGES.some((m) => (e.message as string).startsWith(m));
 }
 
-// For one statement outside a transaction: pooled connections killed while idle (a PostgreSQL
-// restart, pg_terminate_backend) cost retries, not a failed request. Each failure discards one
-// broken connection, and the others' termination notices arrive within the first round trip,
-// so a few attempts suffice.
-const TERMINATED_SESSION_ATTEMPTS = 5;
-
-export async function retryOnTerminatedSession<T>(statement: () => Promise<T>): Promise<T> {
+// For one idempotent statement (a read, a ping) outside a transaction: pooled connections killed
+// while idle (a PostgreSQL restart, pg_terminate_backend) cost retries, not a failed request.
+// Each failure discards one broken connection, and every pooled one may be broken, so callers
+// allow the pool size plus one attempts; yielding to the event loop first lets connections whose
+// termination notice has arrived leave the pool. Never for writes: a connection lost in flight
+// leaves their outcome unknown.
+export async function retryIdempotentOnLostConnection<T>(statement: () => Promise<T>, attempts: number): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await statement();
     } catch (error) {
-      if (attempt >= TERMINATED_SESSION_ATTEMPTS || !isTerminatedSession(error)) throw error;
+      if (attempt >= attempts || !isLostConnection(error)) throw error;
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 }

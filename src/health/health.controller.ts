@@ -3,7 +3,8 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/public.decorator';
-import { retryOnTerminatedSession } from '../errors/database-errors';
+import { AppConfig } from '../config/app-config';
+import { retryIdempotentOnLostConnection } from '../errors/database-errors';
 import { NoThrottle } from '../throttling/throttling.decorators';
 
 @ApiTags('health')
@@ -13,6 +14,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
   ) {}
 
   @Get()
@@ -25,7 +27,7 @@ export class HealthController {
       () =>
         this.indicators
           .check('database')
-          .attempt(() => retryOnTerminatedSession(() => this.dataSource.query('SELECT 1')))
+          .attempt(() => retryIdempotentOnLostConnection(() => this.dataSource.query('SELECT 1'), this.config.databasePoolMax + 1))
           .withTimeout(2000),
     ]);
   }
