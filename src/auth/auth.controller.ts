@@ -9,6 +9,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
+import { Audited } from '../audit/audit.decorators';
 import { NoThrottle, SensitiveRoute } from '../throttling/throttling.decorators';
 import type { User } from '../users/user.model';
 import { AuthService } from './auth.service';
@@ -27,6 +28,7 @@ export class AuthController {
   // Not under the shared throttler: login has its own limiter (per address for every attempt,
   // per account for failures only), which the throttler's per-route counting cannot express.
   @Post('login')
+  @Audited('auth.login')
   @Public()
   @NoThrottle()
   @HttpCode(HttpStatus.OK)
@@ -51,6 +53,7 @@ export class AuthController {
   }
 
   @Put('password')
+  @Audited('auth.password-change')
   @Roles()
   @SensitiveRoute('password-change')
   @HttpCode(HttpStatus.NO_CONTENT)
