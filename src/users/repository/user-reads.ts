@@ -27,11 +27,13 @@ export class UserReads {
   async getUserById(id: string, options: { withDeleted?: boolean } = {}): Promise<User | null> {
     if (!isUuid(id)) return null;
     if (options.withDeleted) return this.loadUser(id, true);
-    const cached = await this.cache.get(id);
+    // Inside a transaction the cache is skipped both ways: its entries for users this transaction
+    // changed are dropped only after commit, and what is read here may yet roll back.
+    if (this.db.inTransaction()) return this.loadUser(id, false);
+    const cached = await this.cache.get(id.toLowerCase());
     if (cached) return cached;
     const user = await this.loadUser(id, false);
-    // Nothing read inside a transaction is cached: it may yet roll back.
-    if (user && !this.db.inTransaction()) await this.cache.set(user);
+    if (user) await this.cache.set(user);
     return user;
   }
 

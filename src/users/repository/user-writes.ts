@@ -143,12 +143,13 @@ export class UserWrites {
     await this.update(id, 'hashed_password = $2', 'u.deleted_at IS NULL', undefined, [newHashedPassword]);
   }
 
-  assignRoleToUser(id: string, role: string): Promise<User> {
+  // async so that an invalid role rejects the returned promise instead of throwing at the call.
+  async assignRoleToUser(id: string, role: string): Promise<User> {
     this.assertRole(role);
     return this.update(id, 'roles = array_append(u.roles, $2)', 'NOT ($2 = ANY(u.roles))', 'u.deleted_at IS NULL', [role]);
   }
 
-  revokeRoleFromUser(id: string, role: string): Promise<User> {
+  async revokeRoleFromUser(id: string, role: string): Promise<User> {
     this.assertRole(role);
     return this.update(id, 'roles = array_remove(u.roles, $2)', '$2 = ANY(u.roles)', 'u.deleted_at IS NULL', [role]);
   }
