@@ -12,6 +12,8 @@ export interface BenchOptions {
   bulkRows: number;
   // Calls per run for the single-query rows (pages, counts, signups).
   iterations: number;
+  // Only these groups of rows, when given.
+  only?: string[];
 }
 
 // The server's answer to GET /users/:id for the cache-hit user, which the fixed-JSON route echoes.

@@ -19,13 +19,27 @@ import { aggregateRows, pageRows, searchRows } from './queries';
 import { formatTable, group, machine, writeResults, type Row } from './report';
 import { seedUsers } from './seed';
 
-const USAGE = `npm run bench -- [--users N] [--runs N] [--http-seconds S] [--connections C] [--bulk-rows N] [--smoke]
+const GROUPS: Record<string, (c: BenchContext) => Promise<Row[]>> = {
+  search: searchRows,
+  pages: pageRows,
+  aggregates: aggregateRows,
+  'csv-export': csvExportRows,
+  'json-export': jsonExportRows,
+  http: httpUserRows,
+  login: loginRows,
+  'bulk-create': bulkCreateRows,
+  'import-dicts': importDictsRows,
+};
+
+const USAGE = `npm run bench -- [--users N] [--runs N] [--http-seconds S] [--connections C] [--bulk-rows N] [--only a,b] [--smoke]
   --users N         users seeded before measuring (default 200000; 1000000 takes about 4x longer)
   --runs N          runs per side of every row; each row prints their median, min and max (default 3, smoke 2)
   --http-seconds S  duration of each autocannon run (default 5)
   --connections C   autocannon connections (default 50)
   --bulk-rows N     rows per bulk-import run, at most 10000 (default 10000)
   --smoke           tiny N and short runs, to check that the bench works (CI)
+  --only a,b        only these groups of rows (${Object.keys(GROUPS).join(', ')}), e.g. to profile one
+                    with node --cpu-prof dist-bench/bench/run.js --only http
 Uses DATABASE_URL when set (creates and drops a users_bench_<random> database on that server),
 otherwise a throwaway embedded PostgreSQL. REDIS_URL, when set, puts the user cache in Redis.`;
 
@@ -43,6 +57,12 @@ function parseOptions(argv: string[]): BenchOptions {
   };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--smoke') continue;
+    if (argv[i] === '--only') {
+      options.only = (argv[++i] ?? '').split(',');
+      const unknown = options.only.filter((name) => !(name in GROUPS));
+      if (unknown.length) throw new Error(`--only: unknown group ${unknown.join(', ')}; groups: ${Object.keys(GROUPS).join(', ')}`);
+      continue;
+    }
     if (argv[i] === '--help' || !(argv[i] in flags)) {
       console.log(USAGE);
       process.exit(argv[i] === '--help' ? 0 : 2);
@@ -70,22 +90,14 @@ function benchConfig(databaseUrl: string, admin: { email: string; password: stri
   return Object.assign(config, { databaseUrl, migrationsRun: false });
 }
 
+
 const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 async function measureAll(ctx: BenchContext): Promise<Row[]> {
   const rows: Row[] = [];
-  const groups: [string, (c: BenchContext) => Promise<Row[]>][] = [
-    ['search', searchRows],
-    ['pages', pageRows],
-    ['signups and counts', aggregateRows],
-    ['CSV export', csvExportRows],
-    ['JSON export', jsonExportRows],
-    ['GET /users/:id', httpUserRows],
-    ['login', loginRows],
-    ['bulk import: bulkCreateUsers', bulkCreateRows],
-    ['bulk import: importUsersFromDicts', importDictsRows],
-  ];
-  for (const [name, measure] of groups) rows.push(...(await group(name, () => measure(ctx), log)));
+  for (const [name, measure] of Object.entries(GROUPS)) {
+    if (!ctx.options.only || ctx.options.only.includes(name)) rows.push(...(await group(name, () => measure(ctx), log)));
+  }
   return rows;
 }
 
