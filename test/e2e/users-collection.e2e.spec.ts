@@ -79,7 +79,7 @@ describe('/users (collection routes)', () => {
     await t.http.get(`/users/${ids[0]}`).set(auth).expect(404);
     // A bulk request writes one audit row that names all its targets.
     const rows: { action: string }[] = await t.app.get(DataSource).query(`SELECT action FROM audit_log WHERE details->'targetIds' ? $1 ORDER BY id`, [ids[0]]);
-    expect(rows.map((r) => r.action)).toEqual(['users.bulk-update', 'users.bulk-delete']);
+    expect(rows.map((r) => r.action)).toEqual(['users.bulk-update', 'users.bulk-update.rejected', 'users.bulk-delete']);
     await t.http.post('/users/bulk-delete').set(auth).send({ ids: [t.admin.id] }).expect(403);
   });
 
