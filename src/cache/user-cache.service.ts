@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
+import { withTimeout } from '../common/with-timeout';
 import { AppConfig } from '../config/app-config';
 import type { User } from '../users/user.model';
 
@@ -38,21 +39,13 @@ export class UserCache {
     await this.timeBoxed('delete', () => this.cache.mdel(keys));
   }
 
+  // A slow or failed cache call is a miss, logged once per call.
   private async timeBoxed<T>(operation: string, call: () => Promise<T>): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => {
-        this.logger.warn(`cache ${operation} timed out after ${this.config.cacheTimeoutMs} ms`);
-        resolve(undefined);
-      }, this.config.cacheTimeoutMs);
-    });
     try {
-      return await Promise.race([call(), timeout]);
+      return await withTimeout(call(), this.config.cacheTimeoutMs, `cache ${operation}`);
     } catch (error) {
-      this.logger.warn(`cache ${operation} failed: ${String(error)}`);
+      this.logger.warn(`cache ${operation} failed: ${error instanceof Error ? error.message : String(error)}`);
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import { AppConfig, SENSITIVE_ACTIONS, type SensitiveAction } from '../config/app-config';
+import { withTimeout } from '../common/with-timeout';
 import { RateLimitExceededError } from '../errors/domain-error';
 import { UserValidationError } from '../users/users.errors';
 
@@ -42,18 +43,12 @@ export class SensitiveActions {
   // not the access control; failing closed would turn a Redis outage into an outage of password
   // changes and erasure requests for everyone.
   private async count(key: string, action: SensitiveAction, window: number): Promise<StorageRecord | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${STORAGE_TIMEOUT_MS} ms`)), STORAGE_TIMEOUT_MS);
-    });
     try {
       const limit = this.config.throttleSensitive[action];
-      return await Promise.race([this.storage.increment(key, window, limit, window, action), timeout]);
+      return await withTimeout(this.storage.increment(key, window, limit, window, action), STORAGE_TIMEOUT_MS, 'rate-limit storage');
     } catch (error) {
       this.logger.warn(`rate-limit storage unavailable, allowing ${action}: ${error instanceof Error ? error.message : String(error)}`);
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

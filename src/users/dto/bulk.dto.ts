@@ -4,20 +4,18 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
-  IsBoolean,
   IsDateString,
-  IsObject,
   IsOptional,
   IsString,
   IsUUID,
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-import { IsPassword, IsRole, IsUserEmail } from '../../validation/decorators';
+import { IsPassword, IsUserEmail } from '../../validation/decorators';
 import { MAX_BULK_ITEMS } from '../repository/user-bulk';
-import { FULL_NAME_MAX } from '../repository/user-values';
+import { UserProfileDto, UserProfileWithRolesDto } from './user-profile.dto';
 
-export class BulkUserDto {
+export class BulkUserDto extends UserProfileWithRolesDto {
   @IsUserEmail() email!: string;
 
   @ApiPropertyOptional({ description: 'Plaintext; at most 100 per request. Or send hashedPassword.' })
@@ -30,26 +28,6 @@ export class BulkUserDto {
   @IsString()
   @MaxLength(512)
   hashedPassword?: string;
-
-  @ApiPropertyOptional({ type: String, nullable: true })
-  @IsOptional()
-  @IsString()
-  @MaxLength(FULL_NAME_MAX)
-  fullName?: string | null;
-
-  @ApiPropertyOptional() @IsOptional() @IsBoolean() isActive?: boolean;
-
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsArray()
-  @IsString({ each: true })
-  @IsRole(true)
-  roles?: string[];
-
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional()
-  @IsObject()
-  metadata?: Record<string, unknown>;
 }
 
 // Import rows also carry what an export wrote, so an export can be imported back.
@@ -78,20 +56,8 @@ export class ImportBodyDto {
   users!: ImportUserDto[];
 }
 
-export class BulkPatchDto {
-  @ApiPropertyOptional({ type: String, nullable: true })
-  @IsOptional()
-  @IsString()
-  @MaxLength(FULL_NAME_MAX)
-  fullName?: string | null;
-
-  @ApiPropertyOptional() @IsOptional() @IsBoolean() isActive?: boolean;
-
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional()
-  @IsObject()
-  metadata?: Record<string, unknown>;
-}
+// Email is not bulk-writable: many users cannot share one address.
+export class BulkPatchDto extends UserProfileDto {}
 
 export class BulkIdsDto {
   @ApiProperty({ type: [String], format: 'uuid', maxItems: MAX_BULK_ITEMS })
