@@ -101,6 +101,31 @@ describe('UsersRepository cache-aside', () => {
       await expect(ctx.users.getUserById(id)).resolves.toMatchObject({ id });
     });
 
+    it('a read that loaded the row before a write committed cannot leave the old row cached', async () => {
+      const user = await createUser(ctx.users, { fullName: 'Old' });
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let paused!: () => void;
+      const reachedSet = new Promise<void>((resolve) => (paused = resolve));
+      const set = cache.set.bind(cache);
+      // Holds the reader between its SELECT and its cache fill, the classic cache-aside race.
+      const spy = jest.spyOn(cache, 'set').mockImplementationOnce(async (u) => {
+        paused();
+        await released;
+        return set(u);
+      });
+      try {
+        const slowRead = ctx.users.getUserById(user.id);
+        await reachedSet;
+        await ctx.users.partialUpdateUser(user.id, { fullName: 'New' });
+        release();
+        await expect(slowRead).resolves.toMatchObject({ fullName: 'Old' });
+      } finally {
+        spy.mockRestore();
+      }
+      await expect(ctx.users.getUserById(user.id)).resolves.toMatchObject({ fullName: 'New' });
+    });
+
     it('a write that fails leaves a correct entry', async () => {
       const user = await cachedUser();
       const taken = await createUser(ctx.users);

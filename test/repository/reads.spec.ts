@@ -302,6 +302,10 @@ describe('UsersRepository reads', () => {
         await expect(ctx.users.getUsersByCustomField(field, 'x')).rejects.toBeInstanceOf(UserValidationError);
       }
       await expect(ctx.users.getUsersByCustomField('plan', undefined)).rejects.toBeInstanceOf(UserValidationError);
+      // Values JSON cannot carry must not turn into a search for null (or a raw TypeError).
+      for (const value of [() => 1, Symbol('s'), 10n]) {
+        await expect(ctx.users.getUsersByCustomField('plan', value)).rejects.toBeInstanceOf(UserValidationError);
+      }
     });
   });
 
@@ -319,6 +323,7 @@ describe('UsersRepository reads', () => {
       await expect(ctx.users.countUsers(false)).resolves.toBe(counts.inactive);
       await expect(ctx.users.countUsers(undefined, { withDeleted: true })).resolves.toBe(counts.all);
       expect(counts.all).toBeGreaterThan(counts.live);
+      await expect(ctx.users.countUsers('yes' as unknown as boolean)).rejects.toBeInstanceOf(UserValidationError);
     });
   });
 

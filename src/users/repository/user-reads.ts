@@ -32,9 +32,26 @@ export class UserReads {
     if (this.db.inTransaction()) return this.loadUser(id, false);
     const cached = await this.cache.get(id.toLowerCase());
     if (cached) return cached;
-    const user = await this.loadUser(id, false);
-    if (user) await this.cache.set(user);
+    const [row] = await this.db.query<UserRow & { row_version: string }>(
+      `SELECT ${USER_COLUMNS}, u.xmin::text AS row_version FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`,
+      [id],
+    );
+    if (!row) return null;
+    const user = toUser(row);
+    await this.fillCache(user, row.row_version);
     return user;
+  }
+
+  // A write that committed between our SELECT and our set has already dropped its entry, so the
+  // one just stored may be older than the row. Every update gives the row a new xmin: if it
+  // changed (or the row went), drop the entry again; later writes drop it after their commit.
+  private async fillCache(user: User, rowVersion: string): Promise<void> {
+    await this.cache.set(user);
+    const unchanged = await this.db.query(`SELECT 1 FROM users u WHERE u.id = $1 AND u.xmin::text = $2 AND u.deleted_at IS NULL`, [
+      user.id,
+      rowVersion,
+    ]);
+    if (unchanged.length === 0) await this.cache.delete([user.id]);
   }
 
   async safeGetUserById(id: string, options: { withDeleted?: boolean } = {}): Promise<User> {
@@ -119,11 +136,13 @@ export class UserReads {
     if (typeof field !== 'string' || !CUSTOM_FIELD.test(field)) {
       throw UserValidationError.field('field', 'must match [A-Za-z_][A-Za-z0-9_]{0,63}');
     }
-    if (value === undefined) throw UserValidationError.field('value', 'is required');
-    return this.page('u.metadata @> jsonb_build_object($1::text, $2::jsonb)', [field, JSON.stringify(value)], paging(options));
+    const json = toJson(value);
+    if (json === undefined) throw UserValidationError.field('value', 'must be a JSON value');
+    return this.page('u.metadata @> jsonb_build_object($1::text, $2::jsonb)', [field, json], paging(options));
   }
 
   async countUsers(isActive?: boolean, options: { withDeleted?: boolean } = {}): Promise<number> {
+    if (isActive !== undefined && typeof isActive !== 'boolean') throw UserValidationError.field('isActive', 'must be true or false');
     const where = liveFilter(options.withDeleted === true);
     const [row] =
       isActive === undefined
@@ -217,6 +236,16 @@ export class UserReads {
       this.db.query<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where}`, params),
     ]);
     return { items: rows.map(toUser), total: Number(count), offset, limit };
+  }
+}
+
+// JSON text for a value, or undefined for what JSON cannot carry (undefined, functions, symbols,
+// bigints, cycles), so that such a value is refused instead of becoming a search for null.
+function toJson(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
   }
 }
 
