@@ -276,6 +276,9 @@ describe('UsersRepository reads', () => {
       expect(page.items.map((u) => u.id)).toEqual([u2.id, u1.id]);
       expect(page.total).toBe(2);
       await expect(ctx.users.getUsersCreatedWithin(start, start)).resolves.toMatchObject({ total: 0, items: [] });
+      await ctx.users.softDeleteUser(u2.id);
+      await expect(ctx.users.getUsersCreatedWithin(start, end).then((p) => p.items.map((u) => u.id))).resolves.toEqual([u1.id]);
+      await expect(ctx.users.getUsersCreatedWithin(start, end, { withDeleted: true })).resolves.toMatchObject({ total: 2 });
       await expect(ctx.users.getUsersCreatedWithin(end, start)).rejects.toBeInstanceOf(UserValidationError);
       await expect(ctx.users.getUsersCreatedWithin(new Date('nope'), end)).rejects.toBeInstanceOf(UserValidationError);
       await expect(ctx.users.getUsersCreatedWithin(start, '2019-03-02' as unknown as Date)).rejects.toBeInstanceOf(UserValidationError);
