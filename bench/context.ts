@@ -36,5 +36,4 @@ export interface BenchContext {
   adminEmail: string;
   adminPassword: string;
   workDir: string;
-  log(line: string): void;
 }

@@ -138,7 +138,6 @@ async function main(): Promise<void> {
       adminEmail: admin.email,
       adminPassword: admin.password,
       workDir,
-      log,
     };
     const rows = await measureAll(ctx);
     const seconds = (performance.now() - started) / 1000;
