@@ -5,6 +5,14 @@ import { KeyvCacheableMemory } from 'cacheable';
 import { AppConfig } from '../config/app-config';
 import { UserCache } from './user-cache.service';
 
+// A graceful close waits for Redis to answer every pending command, so a hung Redis would hold
+// the shutdown forever; cache entries are disposable, so the socket is closed at once instead.
+class PromptlyClosedKeyvRedis<T> extends KeyvRedis<T> {
+  override disconnect(): Promise<void> {
+    return super.disconnect(true);
+  }
+}
+
 // One cache for the whole app: Redis when REDIS_URL is set (shared by every instance), else a
 // bounded in-process LRU. @nestjs/cache-manager disconnects the stores on shutdown.
 @Module({
@@ -18,7 +26,7 @@ import { UserCache } from './user-cache.service';
         // Without the offline queue, a write issued during an outage fails at once instead of
         // being replayed later over fresher data.
         const client = { url: config.redisUrl, disableOfflineQueue: true, socket: { connectTimeout: 2000 } };
-        const store = new KeyvRedis(client, {
+        const store = new PromptlyClosedKeyvRedis(client, {
           namespace: `${config.redisKeyPrefix}cache`,
           throwOnConnectError: false,
           throwOnErrors: false,

@@ -5,6 +5,7 @@ import Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
 
 export const THROTTLER_REDIS = Symbol('THROTTLER_REDIS');
+const QUIT_TIMEOUT_MS = 1000;
 
 // Closes the ioredis client that the Redis storage uses; it is not a Nest provider of its own, so
 // without this the process (and Jest) would hang on shutdown.
@@ -13,7 +14,15 @@ class ThrottlerRedisCloser implements OnApplicationShutdown {
   constructor(@Inject(THROTTLER_REDIS) private readonly redis: Redis | undefined) {}
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.redis && this.redis.status !== 'end') await this.redis.quit().catch(() => this.redis?.disconnect());
+    const redis = this.redis;
+    if (!redis || redis.status === 'end') return;
+    // QUIT waits for Redis to answer: a hung server must not hold the shutdown, so it gets a
+    // moment and then the socket is closed regardless.
+    let timer: NodeJS.Timeout | undefined;
+    const patience = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUIT_TIMEOUT_MS)));
+    if (redis.status === 'ready') await Promise.race([redis.quit().catch(() => undefined), patience]);
+    clearTimeout(timer);
+    redis.disconnect();
   }
 }
 
