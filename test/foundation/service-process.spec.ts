@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -23,6 +24,27 @@ async function withEmbeddedDatabase<T>(dataDir: string, port: number, work: (cli
   } finally {
     await client.end();
   }
+}
+
+// A login whose body arrives in two parts, so the request is still in flight when the test wants.
+function splitLogin(port: number): { finish(): void; status: Promise<number> } {
+  const body = JSON.stringify({ email: 'nobody@example.com', password: 'not-the-password' });
+  const req = httpRequest({
+    host: '127.0.0.1',
+    port,
+    method: 'POST',
+    path: '/auth/login',
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+  });
+  const status = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('error', reject);
+  });
+  req.write(body.slice(0, 10));
+  return { finish: () => req.end(body.slice(10)), status };
 }
 
 describe('the service process (node dist/main.js)', () => {
@@ -109,7 +131,7 @@ describe('the service process (node dist/main.js)', () => {
     expect(postmasterPid(dataDir)).toBeUndefined();
   }, 60000);
 
-  it('serves from DATABASE_URL without starting an embedded server', async () => {
+  it('serves from DATABASE_URL without starting an embedded server, and drains in-flight requests on SIGTERM', async () => {
     const database = await createTestDatabase();
     const dataDir = newDataDir();
     const port = await freePort();
@@ -122,7 +144,14 @@ describe('the service process (node dist/main.js)', () => {
       expect(connections.rows[0].n).toBeGreaterThan(0);
       expect(existsSync(join(dataDir, 'postgres'))).toBe(false);
 
+      // SIGTERM while a request is in flight: it is answered, then the process exits cleanly.
+      const login = splitLogin(port);
+      await new Promise((r) => setTimeout(r, 200));
       service.signal('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(service.running).toBe(true);
+      login.finish();
+      await expect(login.status).resolves.toBe(401);
       await expect(service.exit(STOP_DEADLINE_MS)).resolves.toEqual({ code: 0, signal: null });
     } finally {
       await database.drop();
