@@ -21,6 +21,8 @@ export class BarePool implements OnModuleDestroy {
 
   constructor(config: AppConfig) {
     this.pool = new Pool({ connectionString: config.databaseUrl, max: config.databasePoolMax });
+    // An idle client's error (the server stopping at the end of the run) must not crash the bench.
+    this.pool.on('error', () => undefined);
   }
 
   async onModuleDestroy(): Promise<void> {

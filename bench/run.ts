@@ -113,6 +113,8 @@ async function main(): Promise<void> {
     database = await openFreshDatabase(process.env.DATABASE_URL);
     log(`database: ${database.description}`);
     bare = new Pool({ connectionString: database.url, max: 10 });
+    // pool.end() resolves before its clients have closed: the server's shutdown may still reach one.
+    bare.on('error', (error) => log(`bare pool: ${error.message}`));
     const password = 'bench-password-1';
     const hashedPassword = await hashPassword(password);
     const seedStart = performance.now();
