@@ -11,7 +11,7 @@ import {
 import type { FastifyRequest } from 'fastify';
 import { Audited } from '../audit/audit.decorators';
 import { NoThrottle, SensitiveRoute } from '../throttling/throttling.decorators';
-import type { User } from '../users/user.model';
+import { toUserResponse, UserResponseDto } from '../users/dto/user-response.dto';
 import { AuthService } from './auth.service';
 import { CurrentUser, type AuthenticatedUser } from './authenticated-user';
 import { AccessTokenDto } from './dto/access-token.dto';
@@ -46,10 +46,10 @@ export class AuthController {
   @NoThrottle()
   @ApiBearerAuth()
   @ApiOperation({ operationId: 'getCurrentUser', summary: 'The authenticated caller' })
-  @ApiOkResponse({ description: 'The caller as a user (never with a password hash)' })
+  @ApiOkResponse({ type: UserResponseDto, description: 'The caller as a user (never with a password hash)' })
   @ApiUnauthorizedResponse({ description: 'Missing, invalid, expired or retired token' })
-  getCurrentUser(@CurrentUser() caller: AuthenticatedUser): Promise<User> {
-    return this.auth.currentUser(caller.id);
+  async getCurrentUser(@CurrentUser() caller: AuthenticatedUser): Promise<UserResponseDto> {
+    return toUserResponse(await this.auth.currentUser(caller.id));
   }
 
   @Put('password')
