@@ -30,4 +30,5 @@ module.exports = {
     },
   ],
   testTimeout: 30000,
+  reporters: ['default', '<rootDir>/test/setup/skipped-tests-reporter.js'],
 };
