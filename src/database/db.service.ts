@@ -4,6 +4,7 @@ import type { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adap
 import { ClsService } from 'nestjs-cls';
 import type { PoolClient } from 'pg';
 import type { EntityManager, QueryRunner } from 'typeorm';
+import { retryIdempotentOnLostConnection } from '../errors/database-errors';
 
 const AFTER_COMMIT = Symbol('db:afterCommit');
 const SESSION = Symbol('db:session');
@@ -71,6 +72,14 @@ export class Db {
       const result = await runner.query(sql, params, true);
       return result.records as T[];
     });
+  }
+
+  // For a read-only statement. Outside a transaction or session, a pooled connection that the
+  // server ended while idle (a restart, pg_terminate_backend) costs a retry, not a failed request.
+  async read<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    if (this.inTransaction() || this.cls.get<DbSession | undefined>(SESSION)) return this.query<T>(sql, params);
+    const poolMax = Number((this.txHost.tx.connection.options.extra as { max?: number } | undefined)?.max ?? 10);
+    return retryIdempotentOnLostConnection(() => this.query<T>(sql, params), poolMax + 1);
   }
 
   // Direct access to the pg client for what TypeORM cannot stream (COPY, cursors).

@@ -5,7 +5,7 @@ import { Db, type DbSession } from '../database/db.service';
 import { SensitiveActions } from '../throttling/sensitive-actions.service';
 import { UserBulk } from './repository/user-bulk';
 import { UserPrivacy } from './repository/user-privacy';
-import { UserReads } from './repository/user-reads';
+import { UserReads, type UserFilter } from './repository/user-reads';
 import { UserTransfer, type ExportOptions, type ImportOptions, type ImportRow } from './repository/user-transfer';
 import { UserWrites } from './repository/user-writes';
 import type {
@@ -78,6 +78,9 @@ export class UsersRepository {
   getUsersByCustomField(field: string, value: unknown, options?: PageOptions): Promise<Page<User>> {
     return this.reads.getUsersByCustomField(field, value, options);
   }
+  findUsers(filter: UserFilter, options?: PageOptions): Promise<Page<User>> {
+    return this.reads.findUsers(filter, options);
+  }
   countUsers(isActive?: boolean, options?: WithDeleted): Promise<number> {
     return this.reads.countUsers(isActive, options);
   }
@@ -89,6 +92,9 @@ export class UsersRepository {
   }
   isEmailUnique(email: string, excludeUserId?: string): Promise<boolean> {
     return this.reads.isEmailUnique(email, excludeUserId);
+  }
+  countActiveUsersWithRole(role: string, excludeIds?: string[]): Promise<number> {
+    return this.reads.countActiveUsersWithRole(role, excludeIds);
   }
   // For the auth module: the only reads that return a password hash.
   getCredentialsByEmail(email: string): Promise<UserCredentials | null> {

@@ -2,6 +2,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { createApp } from '../../src/app.factory';
+import { UsersRepository } from '../../src/users/users.repository';
 import type { AppConfig } from '../../src/config/app-config';
 import { createTestDatabase, withAdminClient, type TestDatabase } from '../support/test-database';
 import { testConfig } from '../support/test-config';
@@ -40,6 +41,20 @@ describe('database resilience', () => {
         await expect(terminateBackends(database.url)).resolves.toBeGreaterThan(0);
         const res = await request(app.getHttpServer()).get('/health');
         expect({ round, status: res.status }).toEqual({ round, status: 200 });
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('serves the very next repository read after every pooled connection was terminated', async () => {
+    const app = await startApp(database.url, { databasePoolMax: 5 });
+    const users = app.get(UsersRepository);
+    try {
+      for (let round = 0; round < 30; round++) {
+        await Promise.all([1, 2, 3, 4, 5].map(() => users.countUsers()));
+        await expect(terminateBackends(database.url)).resolves.toBeGreaterThan(0);
+        await expect(users.listUsersPaginated(0, 10)).resolves.toMatchObject({ offset: 0, limit: 10 });
       }
     } finally {
       await app.close();

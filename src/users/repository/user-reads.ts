@@ -11,6 +11,13 @@ const NEWEST_FIRST = 'ORDER BY u.created_at DESC, u.id DESC';
 const CUSTOM_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
 
+export interface UserFilter {
+  isActive?: boolean;
+  role?: string;
+  createdFrom?: Date;
+  createdTo?: Date;
+}
+
 interface Cursor {
   createdAt: string;
   id: string;
@@ -32,7 +39,7 @@ export class UserReads {
     if (this.db.inTransaction()) return this.loadUser(id, false);
     const cached = await this.cache.get(id.toLowerCase());
     if (cached) return cached;
-    const [row] = await this.db.query<UserRow & { row_version: string }>(
+    const [row] = await this.db.read<UserRow & { row_version: string }>(
       `SELECT ${USER_COLUMNS}, u.xmin::text AS row_version FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`,
       [id],
     );
@@ -47,7 +54,7 @@ export class UserReads {
   // changed (or the row went), drop the entry again; later writes drop it after their commit.
   private async fillCache(user: User, rowVersion: string): Promise<void> {
     await this.cache.set(user);
-    const unchanged = await this.db.query(`SELECT 1 FROM users u WHERE u.id = $1 AND u.xmin::text = $2 AND u.deleted_at IS NULL`, [
+    const unchanged = await this.db.read(`SELECT 1 FROM users u WHERE u.id = $1 AND u.xmin::text = $2 AND u.deleted_at IS NULL`, [
       user.id,
       rowVersion,
     ]);
@@ -62,14 +69,14 @@ export class UserReads {
 
   async userExists(id: string): Promise<boolean> {
     if (!isUuid(id)) return false;
-    const rows = await this.db.query(`SELECT 1 FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`, [id]);
+    const rows = await this.db.read(`SELECT 1 FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`, [id]);
     return rows.length > 0;
   }
 
   async getUsersByIds(ids: string[]): Promise<User[]> {
     const unique = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
     if (unique.length === 0) return [];
-    const rows = await this.db.query<UserRow>(
+    const rows = await this.db.read<UserRow>(
       `SELECT ${USER_COLUMNS} FROM unnest($1::uuid[]) WITH ORDINALITY AS wanted(id, position)
        JOIN users u ON u.id = wanted.id WHERE u.deleted_at IS NULL ORDER BY wanted.position`,
       [unique],
@@ -91,7 +98,7 @@ export class UserReads {
       params.push(after.createdAt, after.id);
       where += ` AND (u.created_at, u.id) < ($2::timestamptz, $3::uuid)`;
     }
-    const rows = await this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE ${where} ${NEWEST_FIRST} LIMIT $1`, params);
+    const rows = await this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE ${where} ${NEWEST_FIRST} LIMIT $1`, params);
     const items = rows.slice(0, size);
     const last = rows.length > size ? items[items.length - 1] : undefined;
     return { items: items.map(toUser), nextCursor: last ? encodeCursor({ createdAt: last.created_at_exact, id: last.id }) : null };
@@ -141,20 +148,38 @@ export class UserReads {
     return this.page('u.metadata @> jsonb_build_object($1::text, $2::jsonb)', [field, json], paging(options));
   }
 
+  // The filters of GET /users combined with AND; each alone is served by its own index.
+  async findUsers(filter: UserFilter, options?: PageOptions): Promise<Page<User>> {
+    const conditions: string[] = ['TRUE'];
+    const params: unknown[] = [];
+    const bind = (value: unknown) => `$${params.push(value)}`;
+    if (filter.isActive !== undefined) conditions.push(`u.is_active = ${bind(filter.isActive)}`);
+    if (filter.role !== undefined) {
+      if (!ROLE.test(filter.role)) throw UserValidationError.field('role', 'must be a lower-case identifier');
+      conditions.push(`u.roles @> ARRAY[${bind(filter.role)}]::text[]`);
+    }
+    if (filter.createdFrom && filter.createdTo && filter.createdFrom > filter.createdTo) {
+      throw UserValidationError.field('createdFrom', 'must not be after createdTo');
+    }
+    if (filter.createdFrom) conditions.push(`u.created_at >= ${bind(filter.createdFrom)}`);
+    if (filter.createdTo) conditions.push(`u.created_at < ${bind(filter.createdTo)}`);
+    return this.page(conditions.join(' AND '), params, paging(options));
+  }
+
   async countUsers(isActive?: boolean, options: { withDeleted?: boolean } = {}): Promise<number> {
     if (isActive !== undefined && typeof isActive !== 'boolean') throw UserValidationError.field('isActive', 'must be true or false');
     const where = liveFilter(options.withDeleted === true);
     const [row] =
       isActive === undefined
-        ? await this.db.query<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where}`)
-        : await this.db.query<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where} AND u.is_active = $1`, [isActive]);
+        ? await this.db.read<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where}`)
+        : await this.db.read<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where} AND u.is_active = $1`, [isActive]);
     return Number(row.count);
   }
 
   // The user and its files, newest first, in one round trip.
   async getUserWithFiles(id: string): Promise<UserWithFiles | null> {
     if (!isUuid(id)) return null;
-    const [row] = await this.db.query<UserRow & { files: (Omit<UserFile, 'createdAt'> & { createdAt: string })[] }>(
+    const [row] = await this.db.read<UserRow & { files: (Omit<UserFile, 'createdAt'> & { createdAt: string })[] }>(
       `SELECT ${USER_COLUMNS},
          COALESCE((SELECT json_agg(json_build_object('id', f.id, 'filename', f.filename, 'contentType', f.content_type,
                      'sizeBytes', f.size_bytes, 'createdAt', f.created_at) ORDER BY f.created_at DESC, f.id DESC)
@@ -173,7 +198,7 @@ export class UserReads {
   // range counts on the live (created_at, id) index beat a GROUP BY over the year's rows.
   async userSignupsPerMonth(year: number): Promise<Record<number, number>> {
     if (!Number.isInteger(year) || year < 1970 || year > 9999) throw UserValidationError.field('year', 'must be an integer from 1970 to 9999');
-    const rows = await this.db.query<{ month: number; count: string }>(
+    const rows = await this.db.read<{ month: number; count: string }>(
       `SELECT m.month, (SELECT count(*) FROM users u
                          WHERE u.deleted_at IS NULL
                            AND u.created_at >= make_timestamptz($1, m.month, 1, 0, 0, 0, 'UTC')
@@ -188,7 +213,7 @@ export class UserReads {
     const problem = emailProblem(email);
     if (problem) throw UserValidationError.field('email', problem);
     const exclude = excludeUserId !== undefined && isUuid(excludeUserId) ? excludeUserId : null;
-    const rows = await this.db.query(
+    const rows = await this.db.read(
       `SELECT 1 FROM users u WHERE u.email_normalized = $1 AND u.deleted_at IS NULL AND ($2::uuid IS NULL OR u.id <> $2::uuid)`,
       [canonicalEmail(email), exclude],
     );
@@ -198,7 +223,7 @@ export class UserReads {
   // For the auth module only: the one read that returns the password hash.
   async getCredentialsByEmail(email: string): Promise<UserCredentials | null> {
     if (emailProblem(email) !== undefined) return null;
-    const [row] = await this.db.query<{ id: string; hashed_password: string; is_active: boolean; is_deleted: boolean; roles: string[]; version: number }>(
+    const [row] = await this.db.read<{ id: string; hashed_password: string; is_active: boolean; is_deleted: boolean; roles: string[]; version: number }>(
       `SELECT id, hashed_password, is_active, is_deleted, roles, version FROM users u
        WHERE u.email_normalized = $1 AND u.deleted_at IS NULL`,
       [canonicalEmail(email)],
@@ -210,7 +235,7 @@ export class UserReads {
 
   async getCredentialsById(id: string): Promise<UserCredentials | null> {
     if (!isUuid(id)) return null;
-    const [row] = await this.db.query<{ id: string; hashed_password: string; is_active: boolean; is_deleted: boolean; roles: string[]; version: number }>(
+    const [row] = await this.db.read<{ id: string; hashed_password: string; is_active: boolean; is_deleted: boolean; roles: string[]; version: number }>(
       `SELECT id, hashed_password, is_active, is_deleted, roles, version FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`,
       [id],
     );
@@ -219,8 +244,17 @@ export class UserReads {
       : null;
   }
 
+  // Active, live holders of `role` other than `excludeIds`: the last-admin guardrail asks this.
+  async countActiveUsersWithRole(role: string, excludeIds: string[] = []): Promise<number> {
+    const [row] = await this.db.read<{ count: string }>(
+      `SELECT count(*) FROM users u WHERE u.deleted_at IS NULL AND u.is_active AND u.roles @> ARRAY[$1]::text[] AND NOT (u.id = ANY($2::uuid[]))`,
+      [role, excludeIds.filter(isUuid)],
+    );
+    return Number(row.count);
+  }
+
   async loadUser(id: string, withDeleted: boolean): Promise<User | null> {
-    const [row] = await this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1 AND ${liveFilter(withDeleted)}`, [id]);
+    const [row] = await this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1 AND ${liveFilter(withDeleted)}`, [id]);
     return row ? toUser(row) : null;
   }
 
@@ -228,12 +262,12 @@ export class UserReads {
     const where = `${liveFilter(withDeleted)} AND ${condition}`;
     const n = params.length;
     const [rows, [{ count }]] = await Promise.all([
-      this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE ${where} ${NEWEST_FIRST} OFFSET $${n + 1} LIMIT $${n + 2}`, [
+      this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE ${where} ${NEWEST_FIRST} OFFSET $${n + 1} LIMIT $${n + 2}`, [
         ...params,
         offset,
         limit,
       ]),
-      this.db.query<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where}`, params),
+      this.db.read<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where}`, params),
     ]);
     return { items: rows.map(toUser), total: Number(count), offset, limit };
   }
