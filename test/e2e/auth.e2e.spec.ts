@@ -105,7 +105,7 @@ describe('auth (e2e)', () => {
         'Bearer',
         'Bearer not.a.token',
         `Basic ${Buffer.from('a:b').toString('base64')}`,
-        `Bearer ${jwt.sign(claims, { secret: 'another-secret-another-secret-another' })}`,
+        `Bearer ${new JwtService({ secret: 'another-secret-another-secret-another' }).sign(claims)}`,
         `Bearer ${jwt.sign(claims, { expiresIn: -60 })}`,
         `Bearer ${jwt.sign({ sub: t.admin.id })}`,
       ];
