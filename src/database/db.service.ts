@@ -2,8 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '@nestjs-cls/transactional';
 import type { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
 import { ClsService } from 'nestjs-cls';
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { EntityManager, QueryRunner } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { retryIdempotentOnLostConnection } from '../errors/database-errors';
 
 const AFTER_COMMIT = Symbol('db:afterCommit');
@@ -76,10 +77,15 @@ export class Db {
 
   // For a read-only statement. Outside a transaction or session, a pooled connection that the
   // server ended while idle (a restart, pg_terminate_backend) costs a retry, not a failed request.
-  async read<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+  // A `statement` name makes it a prepared statement, parsed and planned once per connection:
+  // for the hot point lookups by primary key, whose plan never depends on the values.
+  async read<T>(sql: string, params: unknown[] = [], statement?: string): Promise<T[]> {
     if (this.inTransaction() || this.cls.get<DbSession | undefined>(SESSION)) return this.query<T>(sql, params);
-    const poolMax = Number((this.txHost.tx.connection.options.extra as { max?: number } | undefined)?.max ?? 10);
-    return retryIdempotentOnLostConnection(() => this.query<T>(sql, params), poolMax + 1);
+    const pool = this.pool();
+    const run = statement
+      ? async () => (await pool.query<T & QueryResultRow>({ name: statement, text: sql, values: params })).rows
+      : () => this.query<T>(sql, params);
+    return retryIdempotentOnLostConnection(run, (pool.options.max ?? 10) + 1);
   }
 
   // Direct access to the pg client for what TypeORM cannot stream (COPY, cursors).
@@ -131,6 +137,10 @@ export class Db {
     const hooks = this.inTransaction() ? this.cls.get<Hook[] | undefined>(AFTER_COMMIT) : undefined;
     if (hooks) hooks.push(hook);
     else await hook();
+  }
+
+  private pool(): Pool {
+    return (this.txHost.tx.connection.driver as PostgresDriver).master as Pool;
   }
 
   private async withRunner<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {

@@ -42,6 +42,7 @@ export class UserReads {
     const [row] = await this.db.read<UserRow & { row_version: string }>(
       `SELECT ${USER_COLUMNS}, u.xmin::text AS row_version FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`,
       [id],
+      'users_live_by_id',
     );
     if (!row) return null;
     const user = toUser(row);
@@ -54,10 +55,11 @@ export class UserReads {
   // changed (or the row went), drop the entry again; later writes drop it after their commit.
   private async fillCache(user: User, rowVersion: string): Promise<void> {
     await this.cache.set(user);
-    const unchanged = await this.db.read(`SELECT 1 FROM users u WHERE u.id = $1 AND u.xmin::text = $2 AND u.deleted_at IS NULL`, [
-      user.id,
-      rowVersion,
-    ]);
+    const unchanged = await this.db.read(
+      `SELECT 1 FROM users u WHERE u.id = $1 AND u.xmin::text = $2 AND u.deleted_at IS NULL`,
+      [user.id, rowVersion],
+      'users_live_unchanged',
+    );
     if (unchanged.length === 0) await this.cache.delete([user.id]);
   }
 
