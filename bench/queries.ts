@@ -1,4 +1,5 @@
 import type { QueryResult } from 'pg';
+import { SEARCH_TOTAL_CAP } from '../src/users/repository/user-reads';
 import { USER_COLUMNS } from '../src/users/user-row';
 import type { BenchContext } from './context';
 import { ascending, latencies, pairedRuns, percentile } from './measure';
@@ -9,12 +10,16 @@ const NEWEST_FIRST = 'ORDER BY u.created_at DESC, u.id DESC';
 const PAGE_SIZE = 50;
 const LIVE = 'u.deleted_at IS NULL';
 
-async function barePage(ctx: BenchContext, condition: string, params: unknown[], offset: number): Promise<unknown> {
+async function barePage(ctx: BenchContext, condition: string, params: unknown[], offset: number, totalCap?: number): Promise<unknown> {
   const where = `${LIVE} AND ${condition}`;
   const n = params.length;
+  const count =
+    totalCap === undefined
+      ? `SELECT count(*) FROM users u WHERE ${where}`
+      : `SELECT count(*) FROM (SELECT 1 FROM users u WHERE ${where} LIMIT ${totalCap + 1}) capped`;
   return Promise.all([
     ctx.bare.query(`SELECT ${USER_COLUMNS} FROM users u WHERE ${where} ${NEWEST_FIRST} OFFSET $${n + 1} LIMIT $${n + 2}`, [...params, offset, PAGE_SIZE]),
-    ctx.bare.query(`SELECT count(*) FROM users u WHERE ${where}`, params),
+    ctx.bare.query(count, params),
   ]);
 }
 
@@ -54,7 +59,7 @@ export async function searchRows(ctx: BenchContext): Promise<Row[]> {
   const reps = ctx.options.smoke ? 2 : 5;
   const escape = (term: string) => `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   const ours = (term: string) => ctx.users.searchUsersByNameOrEmail(term);
-  const reference = (term: string) => barePage(ctx, '(u.email ILIKE $1 OR u.full_name ILIKE $1)', [escape(term)], 0);
+  const reference = (term: string) => barePage(ctx, '(u.email ILIKE $1 OR u.full_name ILIKE $1)', [escape(term)], 0, SEARCH_TOTAL_CAP);
   const mix = async (search: (term: string) => Promise<unknown>): Promise<number[]> => {
     const samples: number[] = [];
     for (let rep = 0; rep < reps; rep++) for (const term of terms) samples.push(...(await latencies(() => search(term), 1)));

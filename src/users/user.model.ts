@@ -39,6 +39,8 @@ export interface UserCredentials {
 export interface Page<T> {
   items: T[];
   total: number;
+  // Set when counting stopped at a cap (searches): `total` is then a lower bound.
+  totalCapped?: true;
   offset: number;
   limit: number;
 }

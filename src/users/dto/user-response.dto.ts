@@ -32,7 +32,9 @@ export class UserWithFilesResponseDto extends UserResponseDto {
 
 export class UserPageDto {
   @ApiProperty({ type: [UserResponseDto] }) items!: UserResponseDto[];
-  @ApiProperty() total!: number;
+  @ApiProperty({ description: 'Matching users; for searches exact up to 10,000' }) total!: number;
+  @ApiPropertyOptional({ description: 'Present (true) when a search stopped counting at 10,000: total is a lower bound' })
+  totalCapped?: true;
   @ApiProperty() offset!: number;
   @ApiProperty() limit!: number;
 }

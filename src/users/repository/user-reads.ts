@@ -10,6 +10,8 @@ import { isUuid, liveFilter, paging, type Paging } from './paging';
 const NEWEST_FIRST = 'ORDER BY u.created_at DESC, u.id DESC';
 const CUSTOM_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
+// Searches count their matches up to this many; a larger total is reported as capped.
+export const SEARCH_TOTAL_CAP = 10_000;
 
 export interface UserFilter {
   isActive?: boolean;
@@ -112,7 +114,8 @@ export class UserReads {
     if (typeof query !== 'string' || query.trim().length === 0) throw UserValidationError.field('q', 'must not be empty');
     if (query.length > 254) throw UserValidationError.field('q', 'must be at most 254 characters');
     const pattern = `%${query.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    return this.page('(u.email ILIKE $1 OR u.full_name ILIKE $1)', [pattern], paging({ offset, limit, withDeleted: options.withDeleted }));
+    const condition = '(u.email ILIKE $1 OR u.full_name ILIKE $1)';
+    return this.page(condition, [pattern], paging({ offset, limit, withDeleted: options.withDeleted }), SEARCH_TOTAL_CAP);
   }
 
   async filterUsersByStatus(isActive: boolean, options?: PageOptions): Promise<Page<User>> {
@@ -260,18 +263,26 @@ export class UserReads {
     return row ? toUser(row) : null;
   }
 
-  private async page(condition: string, params: unknown[], { offset, limit, withDeleted }: Paging): Promise<Page<User>> {
+  // `totalCap` bounds the count for filters that can match most of the table (a common search
+  // term): the total is exact up to the cap, and the page says when it stopped counting.
+  private async page(condition: string, params: unknown[], { offset, limit, withDeleted }: Paging, totalCap?: number): Promise<Page<User>> {
     const where = `${liveFilter(withDeleted)} AND ${condition}`;
     const n = params.length;
+    const countSql =
+      totalCap === undefined
+        ? `SELECT count(*) FROM users u WHERE ${where}`
+        : `SELECT count(*) FROM (SELECT 1 FROM users u WHERE ${where} LIMIT ${totalCap + 1}) capped`;
     const [rows, [{ count }]] = await Promise.all([
       this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE ${where} ${NEWEST_FIRST} OFFSET $${n + 1} LIMIT $${n + 2}`, [
         ...params,
         offset,
         limit,
       ]),
-      this.db.read<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where}`, params),
+      this.db.read<{ count: string }>(countSql, params),
     ]);
-    return { items: rows.map(toUser), total: Number(count), offset, limit };
+    const total = Number(count);
+    if (totalCap !== undefined && total > totalCap) return { items: rows.map(toUser), total: totalCap, totalCapped: true, offset, limit };
+    return { items: rows.map(toUser), total, offset, limit };
   }
 }
 
