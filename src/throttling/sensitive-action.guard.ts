@@ -28,7 +28,8 @@ export class SensitiveActionGuard implements CanActivate {
     const action = this.reflector.getAllAndOverride<SensitiveAction | undefined>(THROTTLE_ACTION, [context.getHandler(), context.getClass()]);
     if (!action) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const subject = (COUNTED_PER_TARGET.has(action) ? request.params.id : undefined) ?? request.user?.id ?? `ip:${request.ip}`;
+    const target = COUNTED_PER_TARGET.has(action) ? request.params.id?.toLowerCase() : undefined;
+    const subject = target ?? request.user?.id ?? `ip:${request.ip}`;
     await this.limits.sensitiveUserAction(subject, action);
     return true;
   }

@@ -73,7 +73,7 @@ export class UsersService {
   // An admin cannot delete, deactivate, anonymize or demote themselves, and the last active
   // admin cannot lose the role.
   private async assertMayRemoveAdmins(actor: Actor, ids: string[], verb: string): Promise<void> {
-    if (ids.includes(actor.id)) throw new GuardrailError(`An admin cannot ${verb} their own account`);
+    if (ids.some((id) => id.toLowerCase() === actor.id.toLowerCase())) throw new GuardrailError(`An admin cannot ${verb} their own account`);
     const targets = await this.users.getUsersByIds(ids);
     const adminTargets = targets.filter((u) => u.isActive && u.roles.includes(ADMIN_ROLE));
     if (adminTargets.length === 0) return;

@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { UsersService } from '../../src/users/users.service';
 import { createTestApp, uniqueEmail, type TestApp } from '../harness/create-test-app';
 
 const HASH = /\$argon2|\$2[aby]\$/;
@@ -139,8 +140,14 @@ describe('/users (single-user routes)', () => {
   });
 
   it('enforces the guardrails: no self-harm, the last admin keeps the role', async () => {
+    // Another admin exists, so only the self-harm rule can refuse these.
+    const { user: other } = await t.factories.createUser({ roles: ['user', 'admin'] });
     const self = t.admin.id;
+    const shouted = self.toUpperCase();
     for (const call of [
+      t.http.delete(`/users/${shouted}`),
+      t.http.post(`/users/${shouted}/deactivate`),
+      t.http.post('/users/bulk-delete').send({ ids: [shouted] }),
       t.http.delete(`/users/${self}`),
       t.http.post(`/users/${self}/deactivate`),
       t.http.post(`/users/${self}/anonymize`),
@@ -150,8 +157,12 @@ describe('/users (single-user routes)', () => {
       const res = await call.set(auth).expect(403);
       expect(res.body.code).toBe('GUARDRAIL_VIOLATION');
     }
-    const { user: other } = await t.factories.createUser({ roles: ['user', 'admin'] });
     await t.http.delete(`/users/${other.id}/roles/admin`).set(auth).expect(200);
+    // Over HTTP the caller is always an active admin, so the self rule already keeps one; the
+    // service (which sibling modules may call for any actor) also refuses to remove the last.
+    const { user: operator } = await t.factories.createUser();
+    await expect(t.app.get(UsersService).revokeRole({ id: operator.id }, self, 'admin')).rejects.toMatchObject({ code: 'GUARDRAIL_VIOLATION' });
+    await expect(t.app.get(UsersService).deactivateUser({ id: operator.id }, self)).rejects.toMatchObject({ code: 'GUARDRAIL_VIOLATION' });
   });
 
   it('serves the audit log of a user, paged', async () => {

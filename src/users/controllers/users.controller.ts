@@ -15,6 +15,7 @@ import { ConcurrentUpdateError, UserNotFoundError } from '../users.errors';
 import { UsersRepository } from '../users.repository';
 import { UsersService, type Actor } from '../users.service';
 import { CurrentUser } from '../../auth/authenticated-user';
+import { UserIdPipe } from './user-id.pipe';
 
 // Routes about one user, addressed by id, plus create and upsert.
 @ApiTags('users')
@@ -51,7 +52,7 @@ export class UsersController {
   @Head(':id')
   @NoThrottle()
   @ApiOperation({ operationId: 'headUser', summary: 'Whether the user exists (200 or 404)' })
-  async headUser(@Param('id') id: string): Promise<void> {
+  async headUser(@Param('id', UserIdPipe) id: string): Promise<void> {
     if (!(await this.users.userExists(id))) throw new UserNotFoundError(id);
   }
 
@@ -59,7 +60,7 @@ export class UsersController {
   @NoThrottle()
   @ApiOperation({ operationId: 'getUser', summary: 'One user; include=files adds the user files' })
   @ApiOkResponse({ type: UserWithFilesResponseDto })
-  async getUser(@Param('id') id: string, @Query() query: GetUserQueryDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UserWithFilesResponseDto> {
+  async getUser(@Param('id', UserIdPipe) id: string, @Query() query: GetUserQueryDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UserWithFilesResponseDto> {
     if (query.include === 'files') {
       const user = await this.users.getUserWithFiles(id);
       if (!user) throw new UserNotFoundError(id);
@@ -79,7 +80,7 @@ export class UsersController {
   @ApiOkResponse({ type: UserResponseDto })
   async updateUser(
     @CurrentUser() actor: Actor,
-    @Param('id') id: string,
+    @Param('id', UserIdPipe) id: string,
     @Body() body: UpdateUserDto,
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -100,7 +101,7 @@ export class UsersController {
   @Audited('user.soft-delete')
   @ApiOperation({ operationId: 'softDeleteUser', summary: 'Soft-delete a user (restorable)' })
   @ApiOkResponse({ type: UserResponseDto })
-  async softDeleteUser(@CurrentUser() actor: Actor, @Param('id') id: string): Promise<UserResponseDto> {
+  async softDeleteUser(@CurrentUser() actor: Actor, @Param('id', UserIdPipe) id: string): Promise<UserResponseDto> {
     return toUserResponse(await this.service.softDeleteUser(actor, id));
   }
 
@@ -110,7 +111,7 @@ export class UsersController {
   @Audited('user.restore')
   @ApiOperation({ operationId: 'restoreUser', summary: 'Restore a soft-deleted user' })
   @ApiOkResponse({ type: UserResponseDto })
-  async restoreUser(@Param('id') id: string): Promise<UserResponseDto> {
+  async restoreUser(@Param('id', UserIdPipe) id: string): Promise<UserResponseDto> {
     return toUserResponse(await this.users.restoreUser(id));
   }
 
@@ -120,7 +121,7 @@ export class UsersController {
   @Audited('user.deactivate')
   @ApiOperation({ operationId: 'deactivateUser', summary: 'Deactivate a user (their tokens stop working)' })
   @ApiOkResponse({ type: UserResponseDto })
-  async deactivateUser(@CurrentUser() actor: Actor, @Param('id') id: string): Promise<UserResponseDto> {
+  async deactivateUser(@CurrentUser() actor: Actor, @Param('id', UserIdPipe) id: string): Promise<UserResponseDto> {
     return toUserResponse(await this.service.deactivateUser(actor, id));
   }
 
@@ -130,7 +131,7 @@ export class UsersController {
   @Audited('user.reactivate')
   @ApiOperation({ operationId: 'reactivateUser', summary: 'Reactivate a user' })
   @ApiOkResponse({ type: UserResponseDto })
-  async reactivateUser(@Param('id') id: string): Promise<UserResponseDto> {
+  async reactivateUser(@Param('id', UserIdPipe) id: string): Promise<UserResponseDto> {
     return toUserResponse(await this.users.reactivateUser(id));
   }
 
@@ -140,7 +141,7 @@ export class UsersController {
   @Audited('user.password-change')
   @ApiOperation({ operationId: 'setUserPassword', summary: "Set a user's password (rate-limited per user)" })
   @ApiNoContentResponse()
-  async setUserPassword(@Param('id') id: string, @Body() body: SetPasswordDto): Promise<void> {
+  async setUserPassword(@Param('id', UserIdPipe) id: string, @Body() body: SetPasswordDto): Promise<void> {
     await this.service.setPassword(id, body.password);
   }
 
@@ -150,7 +151,7 @@ export class UsersController {
   @Audited('user.role-assign')
   @ApiOperation({ operationId: 'assignUserRole', summary: 'Give a user a role (no-op if held)' })
   @ApiOkResponse({ type: UserResponseDto })
-  async assignUserRole(@Param('id') id: string, @Body() body: RoleDto): Promise<UserResponseDto> {
+  async assignUserRole(@Param('id', UserIdPipe) id: string, @Body() body: RoleDto): Promise<UserResponseDto> {
     return toUserResponse(await this.users.assignRoleToUser(id, body.role));
   }
 
@@ -159,7 +160,7 @@ export class UsersController {
   @Audited('user.role-revoke')
   @ApiOperation({ operationId: 'revokeUserRole', summary: 'Take a role from a user' })
   @ApiOkResponse({ type: UserResponseDto })
-  async revokeUserRole(@CurrentUser() actor: Actor, @Param('id') id: string, @Param('role') role: string): Promise<UserResponseDto> {
+  async revokeUserRole(@CurrentUser() actor: Actor, @Param('id', UserIdPipe) id: string, @Param('role') role: string): Promise<UserResponseDto> {
     return toUserResponse(await this.service.revokeRole(actor, id, role));
   }
 
@@ -169,14 +170,14 @@ export class UsersController {
   @Audited('user.anonymize')
   @ApiOperation({ operationId: 'anonymizeUser', summary: 'GDPR erasure: irreversible anonymization' })
   @ApiNoContentResponse()
-  async anonymizeUser(@CurrentUser() actor: Actor, @Param('id') id: string): Promise<void> {
+  async anonymizeUser(@CurrentUser() actor: Actor, @Param('id', UserIdPipe) id: string): Promise<void> {
     await this.service.anonymizeUser(actor, id);
   }
 
   @Get(':id/audit-log')
   @NoThrottle()
   @ApiOperation({ operationId: 'getUserAuditLog', summary: 'Audit rows about a user, newest first' })
-  getUserAuditLog(@Param('id') id: string, @Query() query: PageQueryDto): Promise<Page<AuditEntry>> {
+  getUserAuditLog(@Param('id', UserIdPipe) id: string, @Query() query: PageQueryDto): Promise<Page<AuditEntry>> {
     return this.users.getAuditLog(id, query);
   }
 }

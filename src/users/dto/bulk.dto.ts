@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -65,6 +65,8 @@ export class BulkIdsDto {
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_BULK_ITEMS)
   @IsUUID('all', { each: true })
+  // Canonical lower case, as the guardrails compare ids (PostgreSQL ignores the case of a uuid).
+  @Transform(({ value }: { value: unknown }) => (Array.isArray(value) ? value.map((id) => (typeof id === 'string' ? id.toLowerCase() : id)) : value))
   ids!: string[];
 }
 
