@@ -55,3 +55,9 @@ export async function retryIdempotentOnLostConnection<T>(statement: () => Promis
     }
   }
 }
+
+// SQLSTATE class 22: PostgreSQL refused a value (a date that does not exist, a NUL in text).
+export function isDataException(error: unknown): boolean {
+  const code = (error as { driverError?: { code?: unknown }; code?: unknown } | null)?.driverError?.code ?? (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+}

@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { ThrottlerException } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ErrorCode, RateLimitExceededError } from './domain-error';
-import { isDatabaseUnavailable } from './database-errors';
+import { isDatabaseUnavailable, isDataException } from './database-errors';
 import { STATUS_BY_CODE } from './http-status';
 import { RequestAuditor } from '../audit/request-auditor.service';
 
@@ -56,6 +56,12 @@ export function toErrorResponse(error: unknown, requestId: string, logger: Logge
   if (isDatabaseUnavailable(error)) {
     logger.warn({ err: error, requestId }, 'database unavailable');
     return databaseUnavailable(requestId);
+  }
+  // Last line of defence: a value PostgreSQL refused (SQLSTATE class 22, data exception) that
+  // validation should have caught is still bad input, never a 500. Logged to be fixed upstream.
+  if (isDataException(error)) {
+    logger.warn({ err: error, requestId }, 'data exception reached the errors filter');
+    return { body: { statusCode: 400, code: ErrorCode.VALIDATION_FAILED, message: 'A value is malformed or out of range', requestId } };
   }
   logger.error({ err: error, requestId }, 'unhandled error');
   return { body: { statusCode: 500, code: ErrorCode.INTERNAL_ERROR, message: 'Internal server error', requestId } };

@@ -2,6 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsDate, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateBy } from 'class-validator';
+import { isRealTimestamp } from '../common/calendar';
 import { emailProblem } from '../users/email';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/password';
 
@@ -14,7 +15,7 @@ const strictBool = ({ value }: { value: unknown }) => (value === 'true' ? true :
 const strictDate = ({ value }: { value: unknown }) => {
   if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)) return value;
   const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? value : date;
+  return Number.isNaN(date.getTime()) || !isRealTimestamp(value) ? value : date;
 };
 
 export const QueryInt = (min: number, max: number, description?: string) =>

@@ -118,3 +118,32 @@ describe('/users (collection routes)', () => {
     expect(wrongType.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 });
+
+describe('/users bad input', () => {
+  let t: TestApp;
+  let auth: { authorization: string };
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    auth = { authorization: `Bearer ${t.adminToken}` };
+  });
+  afterAll(() => t.close());
+
+  it('answers 400, never 500, for values PostgreSQL would refuse', async () => {
+    const { user } = await t.factories.createUser();
+    const cursor = Buffer.from(JSON.stringify(['2024-02-31T00:00:00.000000Z', user.id])).toString('base64url');
+    const cases = [
+      t.http.get('/users/search?q=a%00b'),
+      t.http.get(`/users/keyset?after=${cursor}`),
+      t.http.get('/users/by-field?field=plan&value=%22a%5Cu0000b%22'),
+      t.http.get('/users?createdFrom=2024-02-31T00:00:00Z'),
+      t.http.patch(`/users/${user.id}`).send({ metadata: { note: 'a\u0000b' } }),
+      t.http.post('/users/import').send({ users: [{ email: uniqueEmail(), createdAt: '2024-02-31T00:00:00Z' }] }),
+      t.http.put('/users/upsert').send({ email: uniqueEmail(), defaults: { metadata: { x: '\u0000' } } }),
+    ];
+    for (const call of cases) {
+      const res = await call.set(auth);
+      expect([res.status, res.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+    }
+  });
+});

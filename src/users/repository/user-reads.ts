@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { UserCache } from '../../cache/user-cache.service';
+import { isRealTimestamp } from '../../common/calendar';
 import { Db } from '../../database/db.service';
 import { canonicalEmail, emailProblem } from '../email';
 import { toUser, USER_COLUMNS, type UserRow } from '../user-row';
@@ -113,6 +114,7 @@ export class UserReads {
   async searchUsersByNameOrEmail(query: string, offset = 0, limit?: number, options: { withDeleted?: boolean } = {}): Promise<Page<User>> {
     if (typeof query !== 'string' || query.trim().length === 0) throw UserValidationError.field('q', 'must not be empty');
     if (query.length > 254) throw UserValidationError.field('q', 'must be at most 254 characters');
+    if (/\p{Cc}/u.test(query)) throw UserValidationError.field('q', 'must not contain control characters');
     const pattern = `%${query.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const condition = '(u.email ILIKE $1 OR u.full_name ILIKE $1)';
     return this.page(condition, [pattern], paging({ offset, limit, withDeleted: options.withDeleted }), SEARCH_TOTAL_CAP);
@@ -149,7 +151,7 @@ export class UserReads {
       throw UserValidationError.field('field', 'must match [A-Za-z_][A-Za-z0-9_]{0,63}');
     }
     const json = toJson(value);
-    if (json === undefined) throw UserValidationError.field('value', 'must be a JSON value');
+    if (json === undefined || json.includes('\\u0000')) throw UserValidationError.field('value', 'must be a JSON value without NUL characters');
     return this.page('u.metadata @> jsonb_build_object($1::text, $2::jsonb)', [field, json], paging(options));
   }
 
@@ -305,7 +307,7 @@ function decodeCursor(raw: string): Cursor {
     const parsed: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && isUuid(parsed[1])) {
       const [createdAt, id] = parsed as [string, string];
-      if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt)) return { createdAt, id };
+      if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt) && isRealTimestamp(createdAt)) return { createdAt, id };
     }
   } catch {
     // fall through to the validation error

@@ -5,6 +5,7 @@ import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { isRealTimestamp } from '../../common/calendar';
 import { Db } from '../../database/db.service';
 import type { FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail } from '../email';
@@ -279,7 +280,7 @@ function isBlank(value: unknown): boolean {
 
 function timestamp(value: unknown): Date | string | undefined {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value;
-  if (typeof value !== 'string' || !ISO_TIMESTAMP.test(value) || Number.isNaN(Date.parse(value))) return undefined;
+  if (typeof value !== 'string' || !ISO_TIMESTAMP.test(value) || !isRealTimestamp(value)) return undefined;
   return value;
 }
 
