@@ -125,7 +125,7 @@ describe('UsersRepository export', () => {
   it('writes a JSON array of the users, without hashes', async () => {
     const text = await readAll(await ctx.users.exportUsersToJson());
     expect(text).not.toContain('$argon2');
-    const byId = (a: { id: unknown }, b: { id: unknown }) => String(a.id).localeCompare(String(b.id));
+    const byId = (a: { id?: unknown }, b: { id?: unknown }) => String(a.id).localeCompare(String(b.id));
     const exported = (JSON.parse(text) as Record<string, unknown>[]).sort(byId);
     const sortedLive = [...live].sort(byId);
     const expected = sortedLive.map((u) => ({
