@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { UnauthenticatedError } from '../errors/domain-error';
 import { canonicalEmail } from '../users/email';
-import { burnPasswordVerification, hashPassword, isPasswordHash, passwordIssue, verifyPassword } from '../users/password';
+import { burnPasswordVerification, hashPassword, isPasswordHash, needsRehash, passwordIssue, verifyPassword } from '../users/password';
 import type { User, UserCredentials } from '../users/user.model';
 import { UserValidationError } from '../users/users.errors';
 import { UsersRepository } from '../users/users.repository';
@@ -32,7 +32,8 @@ export class AuthService {
       throw new UnauthenticatedError(LOGIN_FAILED);
     }
     await this.users.updateLastLogin(credentials.id);
-    return this.tokens.issue({ sub: credentials.id, ver: credentials.version, roles: credentials.roles });
+    const version = await this.upgradeHash(credentials, password);
+    return this.tokens.issue({ sub: credentials.id, ver: version, roles: credentials.roles });
   }
 
   async currentUser(userId: string): Promise<User> {
@@ -52,6 +53,14 @@ export class AuthService {
       throw UserValidationError.field('currentPassword', 'does not match the current password');
     }
     await this.users.changeUserPassword(userId, await hashPassword(newPassword));
+  }
+
+  // Replaces a hash below today's policy (e.g. an imported bcrypt one) with argon2id. That bumps
+  // the user's version, so the token about to be issued carries the new one.
+  private async upgradeHash(credentials: UserCredentials, password: string): Promise<number> {
+    if (!needsRehash(credentials.hashedPassword)) return credentials.version;
+    await this.users.changeUserPassword(credentials.id, await hashPassword(password));
+    return (await this.users.getCredentialsById(credentials.id))?.version ?? credentials.version + 1;
   }
 
   // The credentials when the account may log in with this password, else null. Costs one argon2

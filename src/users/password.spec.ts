@@ -1,4 +1,5 @@
-import { burnPasswordVerification, hashPassword, isPasswordHash, passwordIssue, verifyPassword } from './password';
+import { hash as hashBcrypt } from '@node-rs/bcrypt';
+import { burnPasswordVerification, hashPassword, isPasswordHash, needsRehash, passwordIssue, verifyPassword } from './password';
 
 describe('password hashing', () => {
   it('hashes with argon2id, m=19456, t=2, p=1, in PHC form, salted', async () => {
@@ -47,5 +48,22 @@ describe('passwordIssue', () => {
 
   it('names the row of a bulk item', () => {
     expect(passwordIssue('short', 'password', 2)).toEqual({ field: 'password', reason: 'must be 8 to 128 characters', index: 2 });
+  });
+});
+
+describe('hashes from elsewhere', () => {
+  it('verifies bcrypt hashes and asks for an argon2id rehash', async () => {
+    const bcrypt = await hashBcrypt('correct horse battery', { cost: 4 });
+    await expect(verifyPassword(bcrypt, 'correct horse battery')).resolves.toBe(true);
+    await expect(verifyPassword(bcrypt, 'wrong horse battery')).resolves.toBe(false);
+    expect(needsRehash(bcrypt)).toBe(true);
+    expect(needsRehash(await hashPassword('correct horse battery'))).toBe(false);
+    expect(needsRehash('$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g')).toBe(true);
+  });
+
+  it('refuses costs that would make every login against them a denial of service', () => {
+    expect(isPasswordHash('$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g')).toBe(false);
+    expect(isPasswordHash('$argon2id$v=19$m=19456,t=500,p=1$c2FsdHNhbHQ$aGFzaGhhc2g')).toBe(false);
+    expect(isPasswordHash('$2b$31$' + 'a'.repeat(53))).toBe(false);
   });
 });

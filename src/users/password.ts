@@ -1,4 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
+import { verify as verifyBcrypt } from '@node-rs/bcrypt';
 import type { FieldIssue } from '../errors/domain-error';
 
 export const PASSWORD_MIN_LENGTH = 8;
@@ -9,8 +10,12 @@ export const PASSWORD_MAX_LENGTH = 128;
 const ARGON2ID = 2;
 export const ARGON2_OPTIONS = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
-const ARGON2ID_PHC = /^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
-const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+const ARGON2ID_PHC = /^\$argon2id\$v=19\$m=(\d{1,7}),t=(\d{1,3}),p=(\d{1,2})\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
+const BCRYPT = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
+// An imported hash sets the cost of every login against it: bound it, so that a hash with, say,
+// 4 GiB of memory cannot turn public logins into a denial of service.
+const MAX_ARGON2 = { memoryCost: 65536, timeCost: 10, parallelism: 4 };
+const MAX_BCRYPT_COST = 14;
 
 export function passwordIssue(password: unknown, field = 'password', index?: number): FieldIssue | undefined {
   let reason: string | undefined;
@@ -26,17 +31,35 @@ export function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2_OPTIONS);
 }
 
+// An argon2id PHC string, or a bcrypt hash (accepted from imports and migrations, upgraded to
+// argon2id at the next login), with costs inside the bounds above.
 export function isPasswordHash(value: unknown): value is string {
-  return typeof value === 'string' && (ARGON2ID_PHC.test(value) || BCRYPT.test(value));
+  if (typeof value !== 'string') return false;
+  const argon2 = ARGON2ID_PHC.exec(value);
+  if (argon2) {
+    const [m, t, p] = argon2.slice(1).map(Number);
+    return m >= 8 * p && m <= MAX_ARGON2.memoryCost && t >= 1 && t <= MAX_ARGON2.timeCost && p >= 1 && p <= MAX_ARGON2.parallelism;
+  }
+  const bcrypt = BCRYPT.exec(value);
+  return bcrypt !== null && Number(bcrypt[1]) >= 4 && Number(bcrypt[1]) <= MAX_BCRYPT_COST;
 }
 
 export async function verifyPassword(hashed: string, password: string): Promise<boolean> {
-  if (!ARGON2ID_PHC.test(hashed)) return false;
+  if (!isPasswordHash(hashed)) return false;
   try {
-    return await verify(hashed, password);
+    return await (BCRYPT.test(hashed) ? verifyBcrypt(password, hashed) : verify(hashed, password));
   } catch {
     return false;
   }
+}
+
+// A stored hash weaker than today's policy (bcrypt, or argon2id below the configured cost) is
+// replaced after the next successful login, when the plaintext is at hand.
+export function needsRehash(hashed: string): boolean {
+  const argon2 = ARGON2ID_PHC.exec(hashed);
+  if (!argon2) return true;
+  const [m, t, p] = argon2.slice(1).map(Number);
+  return m < ARGON2_OPTIONS.memoryCost || t < ARGON2_OPTIONS.timeCost || p !== ARGON2_OPTIONS.parallelism;
 }
 
 // Verifying against this hash costs the same as a real verification, so a login for an unknown
