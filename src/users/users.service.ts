@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { GuardrailError } from '../errors/domain-error';
 import { hashPassword } from './password';
-import type { ImportOptions } from './repository/user-transfer';
-import type { NewUser, User, UserPatch } from './user.model';
+import type { ImportOptions, ImportRow } from './repository/user-transfer';
+import type { User, UserDefaults, UserPatch } from './user.model';
 import { UsersRepository } from './users.repository';
 
 export const ADMIN_ROLE = 'admin';
@@ -66,8 +66,24 @@ export class UsersService {
     return format === 'json' ? this.users.exportUsersToJson({ withDeleted }) : this.users.exportUsersToCsv({ withDeleted });
   }
 
-  importUsers(rows: NewUser[], options: ImportOptions): Promise<User[]> {
-    return this.users.importUsersFromDicts(rows, options);
+  // Upsert and import can change roles and the active flag of existing users: they run in one
+  // transaction that is rolled back if it would leave the caller, or the app, without an admin.
+  upsertUser(actor: Actor, email: string, defaults: UserDefaults | undefined): Promise<{ user: User; created: boolean }> {
+    return this.keepingAdmins(actor, () => this.users.upsertUserReportingCreation(email, defaults));
+  }
+
+  importUsers(actor: Actor, rows: ImportRow[], options: ImportOptions): Promise<User[]> {
+    return this.keepingAdmins(actor, () => this.users.importUsersFromDicts(rows, options));
+  }
+
+  private keepingAdmins<T>(actor: Actor, work: () => Promise<T>): Promise<T> {
+    return this.users.dbTransaction(async () => {
+      const result = await work();
+      const self = await this.users.getUserById(actor.id);
+      if (!self?.isActive || !self.roles.includes(ADMIN_ROLE)) throw new GuardrailError('An admin cannot deactivate or demote their own account');
+      if ((await this.users.countActiveUsersWithRole(ADMIN_ROLE)) === 0) throw new GuardrailError('Cannot remove the last active admin');
+      return result;
+    });
   }
 
   // An admin cannot delete, deactivate, anonymize or demote themselves, and the last active

@@ -165,6 +165,19 @@ describe('/users (single-user routes)', () => {
     await expect(t.app.get(UsersService).deactivateUser({ id: operator.id }, self)).rejects.toMatchObject({ code: 'GUARDRAIL_VIOLATION' });
   });
 
+  it('keeps the guardrails on upsert and import, and an import update changes only given fields', async () => {
+    const email = t.admin.email;
+    const upsert = await t.http.put('/users/upsert').set(auth).send({ email, defaults: { isActive: false } }).expect(403);
+    expect(upsert.body.code).toBe('GUARDRAIL_VIOLATION');
+    await t.http.post('/users/import?onConflict=update').set(auth).send({ users: [{ email: email.toUpperCase(), roles: ['user'] }] }).expect(403);
+    await expect(t.users.getUserById(t.admin.id)).resolves.toMatchObject({ isActive: true, roles: expect.arrayContaining(['admin']) });
+
+    const { user } = await t.factories.createUser({ roles: ['user', 'editor'], fullName: 'Keep Me' });
+    await t.users.partialUpdateUser(user.id, { metadata: { plan: 'pro' } });
+    await t.http.post('/users/import?onConflict=update').set(auth).send({ users: [{ email: user.email, isActive: false }] }).expect(201);
+    await expect(t.users.getUserById(user.id)).resolves.toMatchObject({ isActive: false, roles: ['user', 'editor'], fullName: 'Keep Me', metadata: { plan: 'pro' } });
+  });
+
   it('serves the audit log of a user, paged', async () => {
     const { user } = await t.factories.createUser();
     await t.http.post(`/users/${user.id}/deactivate`).set(auth).expect(200);

@@ -79,6 +79,7 @@ export class UsersBulkController {
   @ApiBody({ type: ImportBodyDto })
   @ApiCreatedResponse({ type: ImportReportDto })
   async importUsers(
+    @CurrentUser() actor: Actor,
     @Body(ImportBodyPipe) rows: Record<string, unknown>[],
     @Query() query: ImportQueryDto,
     @Headers('content-type') contentType: string | undefined,
@@ -86,7 +87,7 @@ export class UsersBulkController {
     const mediaType = contentType?.split(';')[0].trim().toLowerCase();
     if (mediaType !== 'application/json' && mediaType !== 'text/csv') throw new UnsupportedMediaTypeError(['application/json', 'text/csv']);
     const dryRun = query.dryRun === true;
-    const users = await this.service.importUsers(rows as never, { dryRun, onConflict: query.onConflict ?? 'error' });
+    const users = await this.service.importUsers(actor, rows, { dryRun, onConflict: query.onConflict ?? 'error' });
     return { dryRun, count: users.length, users: users.map(toUserResponse) };
   }
 }

@@ -42,8 +42,8 @@ export class UsersController {
   @Audited('user.upsert')
   @ApiOperation({ operationId: 'upsertUser', summary: 'Create the user with this email, or apply the defaults to it' })
   @ApiOkResponse({ type: UserResponseDto, description: 'Updated (201 when created)' })
-  async upsertUser(@Body() body: UpsertUserDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UserResponseDto> {
-    const { user, created } = await this.users.upsertUserReportingCreation(body.email, body.defaults);
+  async upsertUser(@CurrentUser() actor: Actor, @Body() body: UpsertUserDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UserResponseDto> {
+    const { user, created } = await this.service.upsertUser(actor, body.email, body.defaults);
     void reply.status(created ? 201 : 200);
     return toUserResponse(user);
   }

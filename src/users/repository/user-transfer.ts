@@ -128,8 +128,9 @@ export class UserTransfer {
       return validated.filter((_, index) => !skipped.has(index)).map(preview);
     }
     const hashed = users.some((u) => u.password !== undefined) ? await this.bulk.prepare(users, { allowMissingPassword: true }) : validated;
+    const rows = onConflict === 'update' ? await this.keepOmittedFields(hashed, users) : hashed;
     try {
-      return await this.bulk.insert(withExtras(hashed, extras), onConflict);
+      return await this.bulk.insert(withExtras(rows, extras), onConflict);
     } catch (error) {
       throw translateIdConflict(error);
     }
@@ -162,6 +163,28 @@ export class UserTransfer {
       releaseOnce(error as Error);
       throw error;
     }
+  }
+
+  // With onConflict 'update', a row updates only the fields it carries: for rows that match a
+  // live user, the fields the row left out keep the user's current values.
+  private async keepOmittedFields(rows: PreparedUser[], given: NewUser[]): Promise<PreparedUser[]> {
+    const current = await this.db.read<{ email_normalized: string; full_name: string | null; is_active: boolean; roles: string[]; metadata: Record<string, unknown> }>(
+      `SELECT email_normalized, full_name, is_active, roles, metadata FROM users WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL`,
+      [rows.map((r) => r.emailNormalized)],
+    );
+    const byEmail = new Map(current.map((c) => [c.email_normalized, c]));
+    return rows.map((row, i) => {
+      const existing = byEmail.get(row.emailNormalized);
+      if (!existing) return row;
+      const input = given[i];
+      return {
+        ...row,
+        fullName: input.fullName === undefined ? existing.full_name : row.fullName,
+        isActive: input.isActive === undefined ? existing.is_active : row.isActive,
+        roles: input.roles === undefined ? existing.roles : row.roles,
+        metadata: input.metadata === undefined ? existing.metadata : row.metadata,
+      };
+    });
   }
 
   // Runs the bulk validation without hashing and merges its issues with the import's own, so
