@@ -16,12 +16,20 @@ async function bootstrap(): Promise<void> {
     stopping = true;
     // app.close() stops accepting, lets in-flight requests finish, then runs the shutdown hooks
     // that close the pool and Redis; the database server (when embedded) goes last.
-    await app.close();
-    await database.stop();
+    try {
+      await app.close();
+    } finally {
+      await database.stop();
+    }
     console.info(`stopped on ${signal}`);
   };
-  process.once('SIGTERM', (s) => void stop(s));
-  process.once('SIGINT', (s) => void stop(s));
+  const onSignal = (signal: NodeJS.Signals) =>
+    stop(signal).catch((error: unknown) => {
+      console.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = 1;
+    });
+  process.once('SIGTERM', (s) => void onSignal(s));
+  process.once('SIGINT', (s) => void onSignal(s));
 }
 
 bootstrap().catch((error: unknown) => {

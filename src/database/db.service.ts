@@ -3,7 +3,7 @@ import { TransactionHost } from '@nestjs-cls/transactional';
 import type { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
 import { ClsService } from 'nestjs-cls';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
-import type { EntityManager, QueryRunner } from 'typeorm';
+import type { QueryRunner } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { retryIdempotentOnLostConnection } from '../errors/database-errors';
 
@@ -60,10 +60,6 @@ export class Db {
     private readonly cls: ClsService,
   ) {}
 
-  get manager(): EntityManager {
-    return this.txHost.tx;
-  }
-
   inTransaction(): boolean {
     return this.txHost.isTransactionActive();
   }
@@ -86,11 +82,6 @@ export class Db {
       ? async () => (await pool.query<T & QueryResultRow>({ name: statement, text: sql, values: params })).rows
       : () => this.query<T>(sql, params);
     return retryIdempotentOnLostConnection(run, (pool.options.max ?? 10) + 1);
-  }
-
-  // Direct access to the pg client for what TypeORM cannot stream (COPY, cursors).
-  async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    return this.withRunner(async (runner) => work((await runner.connect()) as PoolClient));
   }
 
   // Runs `work` in one transaction, or inside the caller's when one is open. Hooks registered

@@ -116,7 +116,9 @@ export class ErrorsFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const response = toErrorResponse(error, String(request.id), this.logger);
     // A guard's rejection (401, 403, 429) never reaches the audit interceptor: audit it here.
-    await this.auditor?.record(request, { status: response.body.statusCode, error });
+    // Not when the database is down: the audit row could not be written, and trying would only
+    // hold the answer for another connect timeout.
+    if (response.body.statusCode !== 503) await this.auditor?.record(request, { status: response.body.statusCode, error });
     sendError(reply, response);
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyRequest } from 'fastify';
+import type { AuthenticatedRequest } from '../auth/authenticated-user';
 import type { SensitiveAction } from '../config/app-config';
 import { SensitiveActions } from './sensitive-actions.service';
 import { THROTTLE_ACTION } from './throttling.decorators';
@@ -9,10 +9,7 @@ import { THROTTLE_ACTION } from './throttling.decorators';
 // users, but nobody can hammer one account); the others are counted per caller.
 const COUNTED_PER_TARGET: ReadonlySet<SensitiveAction> = new Set(['password-change', 'anonymize']);
 
-interface AuthenticatedRequest extends FastifyRequest {
-  user?: { id: string };
-  params: Record<string, string | undefined>;
-}
+type GuardedRequest = AuthenticatedRequest & { params: Record<string, string | undefined> };
 
 // The throttler guard for sensitive routes (@SensitiveRoute). It runs after authentication, so
 // the key is the user id plus the action; counters live in the throttler storage (Redis when
@@ -27,7 +24,7 @@ export class SensitiveActionGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const action = this.reflector.getAllAndOverride<SensitiveAction | undefined>(THROTTLE_ACTION, [context.getHandler(), context.getClass()]);
     if (!action) return true;
-    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const request = context.switchToHttp().getRequest<GuardedRequest>();
     const target = COUNTED_PER_TARGET.has(action) ? request.params.id?.toLowerCase() : undefined;
     const subject = target ?? request.user?.id ?? `ip:${request.ip}`;
     await this.limits.sensitiveUserAction(subject, action);

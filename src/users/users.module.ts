@@ -21,7 +21,8 @@ import { UsersService } from './users.service';
 
 // The users feature: the repository (exported for sibling modules), its REST controllers, and
 // the cross-cutting pieces it wires: cache-aside, the audit interceptor and the guards of
-// sensitive actions. The guards are exported so the app can order them after authentication.
+// sensitive actions. The guards are exported so that the app orders all global guards in one
+// place: the audit-action guard first, the sensitive-action guard after authentication.
 @Module({
   imports: [UserCacheModule, ThrottlerStorageModule],
   controllers: [UsersQueryController, UsersBulkController, UsersController],

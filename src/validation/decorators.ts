@@ -4,6 +4,7 @@ import { Transform } from 'class-transformer';
 import { IsBoolean, IsDate, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateBy } from 'class-validator';
 import { isRealTimestamp } from '../common/calendar';
 import { emailProblem } from '../users/email';
+import { ROLE_PATTERN } from '../users/repository/user-values';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/password';
 
 // The shared validation vocabulary of request DTOs. Query strings arrive as strings: they are
@@ -54,6 +55,5 @@ export const IsPassword = () =>
     MaxLength(PASSWORD_MAX_LENGTH),
   );
 
-export const ROLE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 export const IsRole = (each = false) =>
   applyDecorators(Matches(ROLE_PATTERN, { each, message: 'roles are lower-case identifiers ([a-z][a-z0-9_-]{0,31})' }));

@@ -70,6 +70,7 @@ describe('/users (single-user routes)', () => {
     expect(patched.body).toMatchObject({ fullName: 'After', metadata: { plan: 'pro' }, version: user.version + 1 });
     const stale = await t.http.patch(`/users/${user.id}`).set(auth).set('If-Match', `"${user.version}"`).send({ fullName: 'Lost' }).expect(412);
     expect(stale.body.code).toBe('PRECONDITION_FAILED');
+    await t.http.patch(`/users/${user.id}`).set(auth).set('If-Match', `"${user.version}"`).send({}).expect(412);
     await t.http.patch(`/users/${user.id}`).set(auth).send({ roles: ['admin'] }).expect(400);
     await expect(auditActions(user.id)).resolves.toEqual(expect.arrayContaining(['user.update', 'user.update.rejected']));
 

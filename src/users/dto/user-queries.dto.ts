@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
 import { IsRole, IsUserEmail, QueryBool, QueryDate, QueryInt } from '../../validation/decorators';
 import { MAX_PAGE_LIMIT } from '../repository/paging';
+import { FIELD_NAME_PATTERN } from '../repository/user-values';
 
 const MAX_OFFSET = 100_000_000;
 
@@ -50,7 +51,7 @@ export class CountQueryDto {
 export class ByFieldQueryDto extends PageQueryDto {
   @ApiProperty({ example: 'plan' })
   @IsString()
-  @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/)
+  @Matches(FIELD_NAME_PATTERN)
   field!: string;
 
   @ApiProperty({ description: 'A JSON literal (42, true, null, "text") or plain text', example: 'pro' })

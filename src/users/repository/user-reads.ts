@@ -7,10 +7,9 @@ import { toUser, USER_COLUMNS, type UserRow } from '../user-row';
 import type { KeysetPage, Page, PageOptions, User, UserCredentials, UserFile, UserWithFiles } from '../user.model';
 import { UserNotFoundError, UserValidationError } from '../users.errors';
 import { isUuid, liveFilter, paging, type Paging } from './paging';
+import { FIELD_NAME_PATTERN, ROLE_PATTERN } from './user-values';
 
 const NEWEST_FIRST = 'ORDER BY u.created_at DESC, u.id DESC';
-const CUSTOM_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
 // Searches count their matches up to this many; a larger total is reported as capped.
 export const SEARCH_TOTAL_CAP = 10_000;
 
@@ -134,7 +133,7 @@ export class UserReads {
   }
 
   async filterUsersByRole(role: string, options?: PageOptions): Promise<Page<User>> {
-    if (typeof role !== 'string' || !ROLE.test(role)) throw UserValidationError.field('role', 'must be a lower-case identifier');
+    if (typeof role !== 'string' || !ROLE_PATTERN.test(role)) throw UserValidationError.field('role', 'must be a lower-case identifier');
     return this.page('u.roles @> ARRAY[$1]::text[]', [role], paging(options));
   }
 
@@ -147,7 +146,7 @@ export class UserReads {
 
   // Users whose metadata holds `field` equal to `value` (jsonb containment, GIN-indexed).
   async getUsersByCustomField(field: string, value: unknown, options?: PageOptions): Promise<Page<User>> {
-    if (typeof field !== 'string' || !CUSTOM_FIELD.test(field)) {
+    if (typeof field !== 'string' || !FIELD_NAME_PATTERN.test(field)) {
       throw UserValidationError.field('field', 'must match [A-Za-z_][A-Za-z0-9_]{0,63}');
     }
     const json = toJson(value);
@@ -162,7 +161,7 @@ export class UserReads {
     const bind = (value: unknown) => `$${params.push(value)}`;
     if (filter.isActive !== undefined) conditions.push(`u.is_active = ${bind(filter.isActive)}`);
     if (filter.role !== undefined) {
-      if (!ROLE.test(filter.role)) throw UserValidationError.field('role', 'must be a lower-case identifier');
+      if (!ROLE_PATTERN.test(filter.role)) throw UserValidationError.field('role', 'must be a lower-case identifier');
       conditions.push(`u.roles @> ARRAY[${bind(filter.role)}]::text[]`);
     }
     if (filter.createdFrom && filter.createdTo && filter.createdFrom > filter.createdTo) {
@@ -230,21 +229,17 @@ export class UserReads {
   // For the auth module only: the one read that returns the password hash.
   async getCredentialsByEmail(email: string): Promise<UserCredentials | null> {
     if (emailProblem(email) !== undefined) return null;
-    const [row] = await this.db.read<{ id: string; hashed_password: string; is_active: boolean; is_deleted: boolean; roles: string[]; version: number }>(
-      `SELECT id, hashed_password, is_active, is_deleted, roles, version FROM users u
-       WHERE u.email_normalized = $1 AND u.deleted_at IS NULL`,
-      [canonicalEmail(email)],
-    );
-    return row
-      ? { id: row.id, hashedPassword: row.hashed_password, isActive: row.is_active, isDeleted: row.is_deleted, roles: row.roles, version: row.version }
-      : null;
+    return this.credentials('u.email_normalized = $1', canonicalEmail(email));
   }
 
   async getCredentialsById(id: string): Promise<UserCredentials | null> {
-    if (!isUuid(id)) return null;
+    return isUuid(id) ? this.credentials('u.id = $1', id) : null;
+  }
+
+  private async credentials(condition: string, value: string): Promise<UserCredentials | null> {
     const [row] = await this.db.read<{ id: string; hashed_password: string; is_active: boolean; is_deleted: boolean; roles: string[]; version: number }>(
-      `SELECT id, hashed_password, is_active, is_deleted, roles, version FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`,
-      [id],
+      `SELECT id, hashed_password, is_active, is_deleted, roles, version FROM users u WHERE ${condition} AND u.deleted_at IS NULL`,
+      [value],
     );
     return row
       ? { id: row.id, hashedPassword: row.hashed_password, isActive: row.is_active, isDeleted: row.is_deleted, roles: row.roles, version: row.version }

@@ -9,8 +9,9 @@ export const UNUSABLE_PASSWORD = '!';
 
 export const FULL_NAME_MAX = 200;
 export const METADATA_MAX_BYTES = 16 * 1024;
-const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
-const METADATA_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+// Roles are lower-case identifiers; metadata keys (custom field names) are identifiers too.
+export const ROLE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
+export const FIELD_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 export const PATCHABLE_FIELDS = ['email', 'fullName', 'isActive', 'metadata'] as const;
 
 function issue(field: string, reason: string, index?: number): FieldIssue {
@@ -26,13 +27,13 @@ export function fullNameIssue(value: unknown, index?: number): FieldIssue | unde
 }
 
 export function roleIssue(value: unknown, field = 'roles', index?: number): FieldIssue | undefined {
-  return typeof value === 'string' && ROLE.test(value) ? undefined : issue(field, 'roles are lower-case identifiers ([a-z][a-z0-9_-]{0,31})', index);
+  return typeof value === 'string' && ROLE_PATTERN.test(value) ? undefined : issue(field, 'roles are lower-case identifiers ([a-z][a-z0-9_-]{0,31})', index);
 }
 
 export function metadataIssue(value: unknown, index?: number): FieldIssue | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return issue('metadata', 'must be an object', index);
-  const bad = Object.keys(value).find((k) => !METADATA_KEY.test(k));
+  const bad = Object.keys(value).find((k) => !FIELD_NAME_PATTERN.test(k));
   if (bad !== undefined) return issue('metadata', `key ${JSON.stringify(bad)} must match [A-Za-z_][A-Za-z0-9_]{0,63}`, index);
   // PostgreSQL's jsonb cannot hold the NUL character.
   if (JSON.stringify(value).includes('\\u0000')) return issue('metadata', 'must not contain NUL characters', index);

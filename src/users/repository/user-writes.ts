@@ -86,7 +86,11 @@ export class UserWrites {
       throw UserValidationError.field('expectedVersion', 'must be an integer');
     }
     if (!isUuid(id)) throw new UserNotFoundError(id);
-    if (assignments.length === 0) return this.reads.safeGetUserById(id);
+    if (assignments.length === 0) {
+      const user = await this.reads.safeGetUserById(id);
+      if (options.expectedVersion !== undefined && user.version !== options.expectedVersion) throw new ConcurrentUpdateError(id, options.expectedVersion);
+      return user;
+    }
     const rows = await this.write(
       `UPDATE users u SET ${assignments.join(', ')}, version = u.version + 1, updated_at = now()
        WHERE u.id = $1 AND u.deleted_at IS NULL AND ($2::int IS NULL OR u.version = $2::int) RETURNING ${USER_COLUMNS}`,
