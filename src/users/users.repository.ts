@@ -93,6 +93,9 @@ export class UsersRepository {
   isEmailUnique(email: string, excludeUserId?: string): Promise<boolean> {
     return this.reads.isEmailUnique(email, excludeUserId);
   }
+  lockActiveUsersWithRole(role: string): Promise<void> {
+    return this.reads.lockActiveUsersWithRole(role);
+  }
   countActiveUsersWithRole(role: string, excludeIds?: string[]): Promise<number> {
     return this.reads.countActiveUsersWithRole(role, excludeIds);
   }

@@ -22,29 +22,26 @@ export class UsersService {
     return this.users.createUserWithValidation(email, password, { fullName });
   }
 
-  async updateUser(actor: Actor, id: string, patch: UserPatch, expectedVersion?: number): Promise<User> {
-    if (patch.isActive === false) await this.assertMayRemoveAdmins(actor, [id], 'deactivate');
-    return this.users.partialUpdateUser(id, patch, { expectedVersion });
+  updateUser(actor: Actor, id: string, patch: UserPatch, expectedVersion?: number): Promise<User> {
+    if (patch.isActive !== false) return this.users.partialUpdateUser(id, patch, { expectedVersion });
+    return this.removingAdmins(actor, [id], 'deactivate', () => this.users.partialUpdateUser(id, patch, { expectedVersion }));
   }
 
-  async softDeleteUser(actor: Actor, id: string): Promise<User> {
-    await this.assertMayRemoveAdmins(actor, [id], 'delete');
-    return this.users.softDeleteUser(id);
+  softDeleteUser(actor: Actor, id: string): Promise<User> {
+    return this.removingAdmins(actor, [id], 'delete', () => this.users.softDeleteUser(id));
   }
 
-  async deactivateUser(actor: Actor, id: string): Promise<User> {
-    await this.assertMayRemoveAdmins(actor, [id], 'deactivate');
-    return this.users.deactivateUser(id);
+  deactivateUser(actor: Actor, id: string): Promise<User> {
+    return this.removingAdmins(actor, [id], 'deactivate', () => this.users.deactivateUser(id));
   }
 
-  async anonymizeUser(actor: Actor, id: string): Promise<void> {
-    await this.assertMayRemoveAdmins(actor, [id], 'anonymize');
-    await this.users.anonymizeUser(id);
+  anonymizeUser(actor: Actor, id: string): Promise<void> {
+    return this.removingAdmins(actor, [id], 'anonymize', () => this.users.anonymizeUser(id));
   }
 
-  async revokeRole(actor: Actor, id: string, role: string): Promise<User> {
-    if (role === ADMIN_ROLE) await this.assertMayRemoveAdmins(actor, [id], 'demote');
-    return this.users.revokeRoleFromUser(id, role);
+  revokeRole(actor: Actor, id: string, role: string): Promise<User> {
+    if (role !== ADMIN_ROLE) return this.users.revokeRoleFromUser(id, role);
+    return this.removingAdmins(actor, [id], 'demote', () => this.users.revokeRoleFromUser(id, role));
   }
 
   async setPassword(id: string, password: string): Promise<void> {
@@ -52,14 +49,13 @@ export class UsersService {
     await this.users.changeUserPassword(id, await hashPassword(password));
   }
 
-  async bulkUpdate(actor: Actor, ids: string[], patch: UserPatch): Promise<User[]> {
-    if (patch.isActive === false) await this.assertMayRemoveAdmins(actor, ids, 'deactivate');
-    return this.users.bulkUpdateUsers(ids, patch);
+  bulkUpdate(actor: Actor, ids: string[], patch: UserPatch): Promise<User[]> {
+    if (patch.isActive !== false) return this.users.bulkUpdateUsers(ids, patch);
+    return this.removingAdmins(actor, ids, 'deactivate', () => this.users.bulkUpdateUsers(ids, patch));
   }
 
-  async bulkDelete(actor: Actor, ids: string[]): Promise<number> {
-    await this.assertMayRemoveAdmins(actor, ids, 'delete');
-    return this.users.bulkDeleteUsers(ids);
+  bulkDelete(actor: Actor, ids: string[]): Promise<number> {
+    return this.removingAdmins(actor, ids, 'delete', () => this.users.bulkDeleteUsers(ids));
   }
 
   exportUsers(format: 'csv' | 'json', withDeleted: boolean): Promise<Readable> {
@@ -76,8 +72,20 @@ export class UsersService {
     return this.keepingAdmins(actor, () => this.users.importUsersFromDicts(rows, options));
   }
 
+  // A change that may take users out of the active admins runs in one transaction that first
+  // locks the active admins' rows: two admins removing each other at once are serialized, and the
+  // second one sees that the first is gone.
+  private removingAdmins<T>(actor: Actor, ids: string[], verb: string, work: () => Promise<T>): Promise<T> {
+    return this.users.dbTransaction(async () => {
+      await this.users.lockActiveUsersWithRole(ADMIN_ROLE);
+      await this.assertMayRemoveAdmins(actor, ids, verb);
+      return work();
+    });
+  }
+
   private keepingAdmins<T>(actor: Actor, work: () => Promise<T>): Promise<T> {
     return this.users.dbTransaction(async () => {
+      await this.users.lockActiveUsersWithRole(ADMIN_ROLE);
       const result = await work();
       const self = await this.users.getUserById(actor.id);
       if (!self?.isActive || !self.roles.includes(ADMIN_ROLE)) throw new GuardrailError('An admin cannot deactivate or demote their own account');

@@ -166,6 +166,23 @@ describe('/users (single-user routes)', () => {
     await expect(t.app.get(UsersService).deactivateUser({ id: operator.id }, self)).rejects.toMatchObject({ code: 'GUARDRAIL_VIOLATION' });
   });
 
+  it('keeps the last active admin when two admins remove each other at once', async () => {
+    const { user: a } = await t.factories.createUser({ roles: ['user', 'admin'] });
+    const { user: b } = await t.factories.createUser({ roles: ['user', 'admin'] });
+    const service = t.app.get(UsersService);
+    // The harness admin steps aside, so that a and b are the only active admins.
+    await t.users.deactivateUser(t.admin.id);
+    try {
+      const outcomes = await Promise.allSettled([service.deactivateUser({ id: a.id }, b.id), service.deactivateUser({ id: b.id }, a.id)]);
+      expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+      await expect(t.users.countActiveUsersWithRole('admin')).resolves.toBe(1);
+    } finally {
+      await t.users.reactivateUser(t.admin.id);
+      // Both changes moved the admin's version, which retired its token.
+      auth = { authorization: `Bearer ${await t.tokenFor(t.admin)}` };
+    }
+  });
+
   it('keeps the guardrails on upsert and import, and an import update changes only given fields', async () => {
     const email = t.admin.email;
     const upsert = await t.http.put('/users/upsert').set(auth).send({ email, defaults: { isActive: false } }).expect(403);

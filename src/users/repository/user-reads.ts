@@ -246,6 +246,11 @@ export class UserReads {
       : null;
   }
 
+  // Locks the rows of the active holders of `role` until the caller's transaction ends.
+  async lockActiveUsersWithRole(role: string): Promise<void> {
+    await this.db.query(`SELECT id FROM users u WHERE u.deleted_at IS NULL AND u.is_active AND u.roles @> ARRAY[$1]::text[] FOR UPDATE`, [role]);
+  }
+
   // Active, live holders of `role` other than `excludeIds`: the last-admin guardrail asks this.
   async countActiveUsersWithRole(role: string, excludeIds: string[] = []): Promise<number> {
     const [row] = await this.db.read<{ count: string }>(
