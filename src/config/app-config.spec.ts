@@ -21,6 +21,7 @@ describe('parseEnv', () => {
       databasePoolMax: 10,
       databaseConnectTimeoutMs: 5000,
       databaseStatementTimeoutMs: 30000,
+      exportStatementTimeoutMs: 600000,
       migrationsRun: true,
       dataDir: resolve('./data'),
       embeddedPostgresPort: undefined,

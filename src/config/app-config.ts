@@ -10,6 +10,7 @@ export class AppConfig {
   databasePoolMax!: number;
   databaseConnectTimeoutMs!: number;
   databaseStatementTimeoutMs!: number;
+  exportStatementTimeoutMs!: number;
   migrationsRun!: boolean;
   dataDir!: string;
   embeddedPostgresPort!: number | undefined;
@@ -146,6 +147,7 @@ export function parseEnv(env: Env = process.env): AppConfig {
     databasePoolMax: int(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
     databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100, 600000),
     databaseStatementTimeoutMs: int(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30000, 100, 86400000),
+    exportStatementTimeoutMs: int(env, 'EXPORT_STATEMENT_TIMEOUT_MS', 600000, 1000, 86400000),
     migrationsRun: bool(env, 'MIGRATIONS_RUN', true),
     dataDir: resolve(read(env, 'DATA_DIR') ?? './data'),
     embeddedPostgresPort: embeddedPort === undefined ? undefined : int(env, 'EMBEDDED_POSTGRES_PORT', 0, 1, 65535),

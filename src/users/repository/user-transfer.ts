@@ -6,6 +6,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { isRealTimestamp } from '../../common/calendar';
+import { AppConfig } from '../../config/app-config';
 import { Db } from '../../database/db.service';
 import type { FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail } from '../email';
@@ -92,6 +93,7 @@ interface ImportExtras {
 export class UserTransfer {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
     private readonly db: Db,
     private readonly bulk: UserBulk,
   ) {}
@@ -140,7 +142,8 @@ export class UserTransfer {
   // stream's whole life and handed back exactly once: clean when the COPY has ended, destroyed
   // after an error or when the consumer closes the stream early (a COPY cut short leaves the
   // connection mid-protocol; destroying it also ends the server's backend). The COPY runs under
-  // the pool's statement_timeout, which bounds how long a stalled consumer can hold it. Rows come
+  // EXPORT_STATEMENT_TIMEOUT_MS rather than the pool's statement timeout (a large export to a slow
+  // client takes longer than any query should), reset before the connection goes back. Rows come
   // in the table's physical order: ORDER BY created_at would turn one sequential read into random
   // heap reads through the index, about twice the time at a million users.
   private async copyOut(row: string, options: ExportOptions, framing: RowFraming): Promise<Readable> {
@@ -154,10 +157,18 @@ export class UserTransfer {
       release(error ?? undefined);
     };
     try {
+      await client.query(`SELECT set_config('statement_timeout', $1, false)`, [String(this.config.exportStatementTimeoutMs)]);
       const source = client.query(copyTo(sql));
       const rows = new CopyRows(framing);
-      source.once('end', () => releaseOnce());
-      pipeline(source, rows, (error) => releaseOnce(error));
+      source.once('end', () => {
+        client.query('RESET statement_timeout').then(
+          () => releaseOnce(),
+          (error: Error) => releaseOnce(error),
+        );
+      });
+      pipeline(source, rows, (error) => {
+        if (error) releaseOnce(error);
+      });
       return rows;
     } catch (error) {
       releaseOnce(error as Error);
