@@ -18,6 +18,7 @@ const key = (id: string) => `user:${id}`;
 @Injectable()
 export class UserCache {
   private readonly logger = new Logger(UserCache.name);
+  private deletions = 0;
 
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
@@ -33,9 +34,21 @@ export class UserCache {
     await this.timeBoxed('set', () => this.cache.set(key(user.id), toCache(user), this.config.cacheTtlMs));
   }
 
+  // A mark to pass to `invalidatedSince`. With the in-process cache, this process makes every
+  // invalidation, so an unchanged mark proves that none happened; a shared (Redis) cache is
+  // invalidated by other instances too, so there it proves nothing.
+  invalidationMark(): number {
+    return this.deletions;
+  }
+
+  mayHaveBeenInvalidatedSince(mark: number): boolean {
+    return this.config.redisUrl !== undefined || this.deletions !== mark;
+  }
+
   async delete(ids: Iterable<string>): Promise<void> {
     const keys = [...new Set(ids)].map(key);
     if (keys.length === 0) return;
+    this.deletions++;
     await this.timeBoxed('delete', () => this.cache.mdel(keys));
   }
 

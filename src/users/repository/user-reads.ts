@@ -41,6 +41,7 @@ export class UserReads {
     if (this.db.inTransaction()) return this.loadUser(id, false);
     const cached = await this.cache.get(id.toLowerCase());
     if (cached) return cached;
+    const mark = this.cache.invalidationMark();
     const [row] = await this.db.read<UserRow & { row_version: string }>(
       `SELECT ${USER_COLUMNS}, u.xmin::text AS row_version FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`,
       [id],
@@ -48,15 +49,16 @@ export class UserReads {
     );
     if (!row) return null;
     const user = toUser(row);
-    await this.fillCache(user, row.row_version);
+    await this.fillCache(user, row.row_version, mark);
     return user;
   }
 
   // A write that committed between our SELECT and our set has already dropped its entry, so the
   // one just stored may be older than the row. Every update gives the row a new xmin: if it
   // changed (or the row went), drop the entry again; later writes drop it after their commit.
-  private async fillCache(user: User, rowVersion: string): Promise<void> {
+  private async fillCache(user: User, rowVersion: string, mark: number): Promise<void> {
     await this.cache.set(user);
+    if (!this.cache.mayHaveBeenInvalidatedSince(mark)) return;
     const unchanged = await this.db.read(
       `SELECT 1 FROM users u WHERE u.id = $1 AND u.xmin::text = $2 AND u.deleted_at IS NULL`,
       [user.id, rowVersion],
