@@ -1,13 +1,10 @@
 import { Controller, Get, Inject, Injectable, Module, NotFoundException, Param, type DynamicModule, type OnModuleDestroy } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import helmet from '@fastify/helmet';
-import { Logger } from 'nestjs-pino';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Pool } from 'pg';
+import { createApp } from '../src/app.factory';
 import { AppModule } from '../src/app.module';
 import { Roles } from '../src/auth/roles.decorator';
 import { AppConfig } from '../src/config/app-config';
-import { requestIdFor } from '../src/logging/logging.module';
 import { NoThrottle } from '../src/throttling/throttling.decorators';
 import { toUser, USER_COLUMNS, type UserRow } from '../src/users/user-row';
 
@@ -71,25 +68,9 @@ class BenchAppModule {
   }
 }
 
-// The product app with the reference routes beside it. createApp (src/app.factory.ts) takes no
-// root module, so this repeats what it does on every request: the adapter's options, the
-// x-request-id hook and helmet's headers. Its OpenAPI document and CSV body parser are left out;
-// no measured route uses them.
+// The product app, built by the product's own createApp, with the reference routes beside it.
 export async function startBenchApp(config: AppConfig, fixedBody: object): Promise<{ app: NestFastifyApplication; baseUrl: string }> {
-  const adapter = new FastifyAdapter({
-    trustProxy: config.trustProxy as boolean | string,
-    bodyLimit: config.bodyLimitBytes,
-    genReqId: requestIdFor,
-    return503OnClosing: true,
-  });
-  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
-    void reply.header('x-request-id', request.id);
-    done();
-  });
-  const app = await NestFactory.create<NestFastifyApplication>(BenchAppModule.forRoot(config, fixedBody), adapter, { bufferLogs: true });
-  app.useLogger(app.get(Logger));
-  await app.register(helmet, { contentSecurityPolicy: false });
-  await app.init();
+  const app = await createApp(config, BenchAppModule.forRoot(config, fixedBody));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address();
   if (!address || typeof address === 'string') throw new Error('the bench app has no TCP address');

@@ -1,3 +1,4 @@
+import type { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import helmet from '@fastify/helmet';
@@ -7,8 +8,9 @@ import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { requestIdFor } from './logging/logging.module';
 
-// Builds the application exactly as production runs it; main.ts and the test harness both call it.
-export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+// Builds the application exactly as production runs it; main.ts, the test harness and the bench
+// call it. `root` lets the bench add its reference routes beside the product's.
+export async function createApp(config: AppConfig, root: DynamicModule = AppModule.forRoot(config)): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     // Fastify also accepts a hop count, which Nest's option type leaves out.
     trustProxy: config.trustProxy as boolean | string,
@@ -21,7 +23,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     void reply.header('x-request-id', request.id);
     done();
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(root, adapter, {
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
