@@ -53,7 +53,7 @@ describe('passwordIssue', () => {
 
 describe('hashes from elsewhere', () => {
   it('verifies bcrypt hashes and asks for an argon2id rehash', async () => {
-    const bcrypt = await hashBcrypt('correct horse battery', { cost: 4 });
+    const bcrypt = await hashBcrypt('correct horse battery', 4);
     await expect(verifyPassword(bcrypt, 'correct horse battery')).resolves.toBe(true);
     await expect(verifyPassword(bcrypt, 'wrong horse battery')).resolves.toBe(false);
     expect(needsRehash(bcrypt)).toBe(true);

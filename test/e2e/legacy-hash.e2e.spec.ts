@@ -12,7 +12,7 @@ describe('a user imported with a bcrypt hash', () => {
 
   it('logs in, gets a working token, and its hash is upgraded to argon2id', async () => {
     const email = uniqueEmail('legacy');
-    const hashedPassword = await hashBcrypt('legacy password 1', { cost: 4 });
+    const hashedPassword = await hashBcrypt('legacy password 1', 4);
     await t.http.post('/users/import').set('authorization', `Bearer ${t.adminToken}`).send({ users: [{ email, hashedPassword }] }).expect(201);
     const login = await t.http.post('/auth/login').send({ email, password: 'legacy password 1' }).expect(200);
     await t.http.get('/auth/me').set('authorization', `Bearer ${login.body.accessToken}`).expect(200);
