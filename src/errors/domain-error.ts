@@ -91,11 +91,3 @@ export class DatabaseUnavailableError extends DomainError {
     super('The database is unavailable; retry shortly');
   }
 }
-
-export class UnsupportedMediaTypeError extends DomainError {
-  readonly code = ErrorCode.UNSUPPORTED_MEDIA_TYPE;
-
-  constructor(accepted: string[]) {
-    super(`Content-Type must be one of ${accepted.join(', ')}`, { accepted });
-  }
-}

@@ -1,8 +1,7 @@
-import { Body, Controller, Get, Headers, HttpCode, Patch, Post, Query, StreamableFile } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Patch, Post, Query, StreamableFile } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Audited } from '../../audit/audit.decorators';
 import { Roles } from '../../auth/roles.decorator';
-import { UnsupportedMediaTypeError } from '../../errors/domain-error';
 import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorators';
 import { BulkCreateDto, BulkIdsDto, BulkUpdateDto, ImportBodyDto } from '../dto/bulk.dto';
 import { ExportQueryDto, ImportQueryDto } from '../dto/user-queries.dto';
@@ -82,10 +81,7 @@ export class UsersBulkController {
     @CurrentUser() actor: Actor,
     @Body(ImportBodyPipe) rows: Record<string, unknown>[],
     @Query() query: ImportQueryDto,
-    @Headers('content-type') contentType: string | undefined,
   ): Promise<ImportReportDto> {
-    const mediaType = contentType?.split(';')[0].trim().toLowerCase();
-    if (mediaType !== 'application/json' && mediaType !== 'text/csv') throw new UnsupportedMediaTypeError(['application/json', 'text/csv']);
     const dryRun = query.dryRun === true;
     const users = await this.service.importUsers(actor, rows, { dryRun, onConflict: query.onConflict ?? 'error' });
     return { dryRun, count: users.length, users: users.map(toUserResponse) };
