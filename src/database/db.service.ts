@@ -11,6 +11,10 @@ const AFTER_COMMIT = Symbol('db:afterCommit');
 const SESSION = Symbol('db:session');
 type Hook = () => Promise<void>;
 
+// DISCARD ALL without its DEALLOCATE ALL: the pool's clients keep track of the statements they
+// prepared on their connection, and would fail on a connection that silently lost them.
+const SESSION_RESET = 'CLOSE ALL; RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES';
+
 // One pooled connection held until released (also by `await using`). Its state never leaks into
 // the pool: releasing discards temp tables, settings and locks, and a connection that cannot be
 // reset (a transaction left open, a broken socket) is closed instead of reused.
@@ -39,7 +43,7 @@ export class DbSession implements AsyncDisposable {
 
   private async resetAndRelease(): Promise<void> {
     try {
-      await this.runner.query('DISCARD ALL');
+      await this.runner.query(SESSION_RESET);
     } catch {
       // pg-pool drops a client that is ending instead of handing it out again.
       const client = (await this.runner.connect()) as PoolClient;
