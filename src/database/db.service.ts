@@ -43,6 +43,10 @@ export class DbSession implements AsyncDisposable {
 
   private async resetAndRelease(): Promise<void> {
     try {
+      // Inside a transaction block now() is the transaction's start, not this statement's: a
+      // transaction left open is never handed back to the pool.
+      const [{ idle }] = await this.query<{ idle: boolean }>('SELECT now() = statement_timestamp() AS idle');
+      if (!idle) throw new Error('the session left a transaction open');
       await this.runner.query(SESSION_RESET);
     } catch {
       // pg-pool drops a client that is ending instead of handing it out again.
