@@ -27,6 +27,14 @@ export const REDACTED_PATHS = [
   '*.accessToken',
 ];
 
+// What a log line keeps of an error: never its query parameters (TypeORM's QueryFailedError
+// carries `parameters`, which can hold password hashes) nor the values in a driver `detail`.
+export function serializeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const { code, driverError } = error as Error & { code?: unknown; driverError?: { code?: unknown } };
+  return { type: error.name, message: error.message, code: code ?? driverError?.code, stack: error.stack };
+}
+
 @Module({
   imports: [
     LoggerModule.forRootAsync({
@@ -38,6 +46,7 @@ export const REDACTED_PATHS = [
           redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
           customProps: () => ({ service: 'nest-users' }),
           serializers: {
+            err: serializeError,
             req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
           },
         },
