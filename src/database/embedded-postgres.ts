@@ -18,9 +18,10 @@ export interface EmbeddedPostgresOptions {
 // process-wide exit hook that kills the server on SIGTERM before in-flight requests can finish.
 export class EmbeddedPostgres {
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly child: ChildProcess | undefined,
     readonly url: string,
     readonly port: number,
+    private readonly ownerFile: string,
   ) {}
 
   static async start(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
@@ -52,7 +53,20 @@ export class EmbeddedPostgres {
         rmSync(pwfile, { force: true });
       }
     }
-    await stopLeftoverServer(pgdata, log);
+    const password = () => readFileSync(passwordFile, 'utf8').trim();
+    const database = options.database ?? 'users';
+    const ownerFile = join(options.dataDir, 'postgres.owner');
+
+    // A server started by another live process (the app, while `npm run admin:create` or
+    // `migration:run` runs beside it) is shared, never stopped: stopping it would cut that process off.
+    const running = liveServer(pgdata);
+    if (running && isAlive(readOwner(ownerFile)) && readOwner(ownerFile) !== process.pid) {
+      log(`using the embedded PostgreSQL of process ${readOwner(ownerFile)} on port ${running.port}`);
+      const adminUrl = serverUrl(password(), running.port, 'postgres');
+      await ensureDatabase(adminUrl, database);
+      return new EmbeddedPostgres(undefined, serverUrl(password(), running.port, database), running.port, ownerFile);
+    }
+    if (running) await stopLeftoverServer(running.pid, pgdata, log);
 
     const port = options.port ?? (await freePort());
     const child = spawn(
@@ -76,20 +90,20 @@ export class EmbeddedPostgres {
     process.once('exit', killOnExit);
     child.once('exit', () => process.removeListener('exit', killOnExit));
 
-    const password = readFileSync(passwordFile, 'utf8').trim();
-    const database = options.database ?? 'users';
-    const adminUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-    await ensureDatabase(adminUrl, database);
-    return new EmbeddedPostgres(child, adminUrl.replace(/\/postgres$/, `/${database}`), port);
+    writeFileSync(ownerFile, String(process.pid));
+    await ensureDatabase(serverUrl(password(), port, 'postgres'), database);
+    return new EmbeddedPostgres(child, serverUrl(password(), port, database), port, ownerFile);
   }
 
-  // Fast shutdown: callers close their pools first.
+  // Fast shutdown: callers close their pools first. A shared server is left to its owner.
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
-      this.child.once('exit', () => resolve());
-      this.child.kill('SIGINT');
+      child.once('exit', () => resolve());
+      child.kill('SIGINT');
     });
+    rmSync(this.ownerFile, { force: true });
   }
 }
 
@@ -140,11 +154,26 @@ function serverOwner(): { uid: number; gid: number } | undefined {
   }
 }
 
-async function stopLeftoverServer(pgdata: string, log: (line: string) => void): Promise<void> {
+function serverUrl(password: string, port: number, database: string): string {
+  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+}
+
+// The server running on this data directory, from postmaster.pid (line 1: pid, line 4: port).
+function liveServer(pgdata: string): { pid: number; port: number } | undefined {
   const pidFile = join(pgdata, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  if (!existsSync(pidFile)) return undefined;
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) && Number.isInteger(port) ? { pid, port } : undefined;
+}
+
+function readOwner(ownerFile: string): number {
+  return existsSync(ownerFile) ? Number(readFileSync(ownerFile, 'utf8').trim()) : 0;
+}
+
+// A server whose owner died (SIGKILL) still holds the data directory: stop it before starting.
+async function stopLeftoverServer(pid: number, pgdata: string, log: (line: string) => void): Promise<void> {
   log(`stopping a leftover PostgreSQL server (pid ${pid}) that holds ${pgdata}`);
   process.kill(pid, 'SIGINT');
   for (let waited = 0; isAlive(pid); waited += 100) {
@@ -154,6 +183,7 @@ async function stopLeftoverServer(pgdata: string, log: (line: string) => void): 
 }
 
 function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;

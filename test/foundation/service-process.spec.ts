@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -74,6 +75,31 @@ describe('the service process (node dist/main.js)', () => {
       }
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('shares its embedded server with a CLI run beside it (admin:create), which leaves it running', async () => {
+    const dataDir = newDataDir();
+    const port = await freePort();
+    const service = start(serviceEnv({ DATA_DIR: dataDir, PORT: String(port) }), dataDir);
+    await expect(service.waitForHealth(port, BOOT_DEADLINE_MS)).resolves.toBe(200);
+    const server = postmasterPid(dataDir);
+
+    const cli = spawnSync(process.execPath, [join(__dirname, '../../dist/auth/admin-cli.js'), '--email', 'ops@example.com', '--password', 'a long admin password'], {
+      cwd: dataDir,
+      env: { PATH: process.env.PATH, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      timeout: BOOT_DEADLINE_MS,
+    });
+    expect({ status: cli.status, stderr: cli.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(postmasterPid(dataDir)).toBe(server);
+    const login = await fetch(`http://127.0.0.1:${port}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'ops@example.com', password: 'a long admin password' }),
+    });
+    expect(login.status).toBe(200);
+    service.signal('SIGTERM');
+    await expect(service.exit(STOP_DEADLINE_MS)).resolves.toEqual({ code: 0, signal: null });
   });
 
   it('starts on the embedded PostgreSQL, stops it on SIGTERM and keeps its data across restarts', async () => {
