@@ -25,17 +25,36 @@ export async function createApp(config: AppConfig, root: DynamicModule = AppModu
   });
   const app = await NestFactory.create<NestFastifyApplication>(root, adapter, {
     bufferLogs: true,
+    // The body parsers are Fastify's, configured below.
+    bodyParser: false,
   });
   app.useLogger(app.get(Logger));
   await app.register(helmet, { contentSecurityPolicy: false });
   // Bodies are JSON, or text/csv for imports (reaching the controller as a string). Any other type
   // is refused with 415 by Fastify before a guard runs, so it costs no rate-limit budget.
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.removeContentTypeParser('text/plain');
+  fastify.removeContentTypeParser(['text/plain', 'application/json']);
   fastify.addContentTypeParser('text/csv', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    void parseJson(request, body.toString(), (error, value) => done(error ?? nestingError(value), value));
+  });
   setUpOpenApi(app);
   await app.init();
   return app;
+}
+
+// No request body needs more than a few levels; a deeply nested one (a 4 KB body can nest
+// 2,000 arrays) would exhaust the stack of class-transformer before validation could refuse it.
+const MAX_JSON_DEPTH = 32;
+
+function nestingError(value: unknown): (Error & { statusCode: number }) | null {
+  let level: unknown[] = [value];
+  for (let depth = 0; level.length > 0; depth++) {
+    if (depth > MAX_JSON_DEPTH) return Object.assign(new Error(`JSON bodies may nest at most ${MAX_JSON_DEPTH} levels`), { statusCode: 400 });
+    level = level.flatMap((node) => (typeof node === 'object' && node !== null ? Object.values(node) : []));
+  }
+  return null;
 }
 
 // Swagger UI at /docs and the OpenAPI document at /docs-json, generated from the DTOs.

@@ -148,3 +148,23 @@ describe('/users bad input', () => {
     }
   });
 });
+
+describe('/users deeply nested bodies', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('are refused with 400 before validation, while ordinary nesting passes', async () => {
+    const { user } = await t.factories.createUser();
+    const auth = { authorization: `Bearer ${t.adminToken}` };
+    const deep = `{"metadata":{"a":${'['.repeat(2000)}${']'.repeat(2000)}}}`;
+    const res = await t.http.patch(`/users/${user.id}`).set(auth).set('content-type', 'application/json').send(deep);
+    expect([res.status, res.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+    await t.http.patch(`/users/${user.id}`).set(auth).send({ metadata: { a: { b: { c: [1, [2, [3]]] } } } }).expect(200);
+    await t.http.patch(`/users/${user.id}`).set(auth).set('content-type', 'application/json').send('{"fullName":').expect(400);
+    await t.http.patch(`/users/${user.id}`).set(auth).set('content-type', 'application/json').send('{"__proto__":{"x":1}}').expect(400);
+  });
+});
