@@ -99,6 +99,9 @@ describe('/users (collection routes)', () => {
     expect(json.body.map((u: { id: string }) => u.id)).toContain(user.id);
     expect(JSON.stringify(json.body)).not.toMatch(HASH);
     await t.http.get('/users/export?format=xml').set(auth).expect(400);
+    // An export goes back in as it came out (validated in a dry run: these users all exist).
+    const roundTrip = await t.http.post('/users/import?onConflict=update&dryRun=true').set(auth).send({ users: json.body }).expect(201);
+    expect(roundTrip.body.count).toBe(json.body.length);
 
     const fresh = uniqueEmail('import');
     const dry = await t.http.post('/users/import?dryRun=true').set(auth).send({ users: [{ email: fresh }] }).expect(201);
