@@ -3,6 +3,8 @@ import { createApp } from './app.factory';
 import { loadConfigOrExit } from './config/load-config';
 import { openDatabaseServer } from './database/database-server';
 
+const SHUTDOWN_DEADLINE_MS = 25_000;
+
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const database = await openDatabaseServer(config);
@@ -16,10 +18,16 @@ async function bootstrap(): Promise<void> {
     stopping = true;
     // app.close() stops accepting, lets in-flight requests finish, then runs the shutdown hooks
     // that close the pool and Redis; the database server (when embedded) goes last.
-    try {
-      await app.close();
-    } finally {
-      await database.stop();
+    // In-flight requests get until the deadline (inside Kubernetes' default 30 s grace period); a
+    // stream that is still being read then (a slow export) is cut off rather than waited for.
+    const closed = await Promise.race([
+      app.close().then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), SHUTDOWN_DEADLINE_MS).unref()),
+    ]);
+    await database.stop();
+    if (!closed) {
+      console.error(`stopped on ${signal} after ${SHUTDOWN_DEADLINE_MS} ms with requests still open`);
+      process.exit(1);
     }
     console.info(`stopped on ${signal}`);
   };
