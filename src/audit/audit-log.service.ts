@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
 import { Db } from '../database/db.service';
+import { REQUEST_ID } from '../logging/logging.module';
 import { isUuid, paging } from '../users/repository/paging';
 import type { Page, PageOptions } from '../users/user.model';
 import { UserValidationError } from '../users/users.errors';
@@ -28,7 +29,6 @@ export const AUDIT_ACTOR_ID = 'audit:actorId';
 export const AUDIT_REQUEST_ID = 'audit:requestId';
 
 const ACTION = /^[a-z][a-z0-9_.:-]{0,63}$/;
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 // Newest first; WHERE and ORDER BY follow IDX_audit_log_user_id_created_at (id breaks the ties
 // of rows written by one transaction, which share now()).

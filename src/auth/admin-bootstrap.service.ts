@@ -3,8 +3,8 @@ import { AppConfig } from '../config/app-config';
 import type { User } from '../users/user.model';
 import { UserAlreadyExistsError } from '../users/users.errors';
 import { UsersRepository } from '../users/users.repository';
+import { ADMIN_ROLE } from '../users/users.service';
 
-export const ADMIN_ROLE = 'admin';
 
 export type AdminOutcome = 'created' | 'promoted' | 'unchanged';
 

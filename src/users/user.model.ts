@@ -1,5 +1,5 @@
 // A user as every caller sees it. The password hash is deliberately absent: only
-// UsersRepository.getCredentialsByEmail returns it, for the auth module.
+// UsersRepository.getCredentialsByEmail and getCredentialsById return it, for the auth module.
 export interface User {
   id: string;
   email: string;
@@ -31,7 +31,6 @@ export interface UserCredentials {
   id: string;
   hashedPassword: string;
   isActive: boolean;
-  isDeleted: boolean;
   roles: string[];
   version: number;
 }

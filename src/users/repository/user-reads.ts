@@ -239,12 +239,12 @@ export class UserReads {
   }
 
   private async credentials(condition: string, value: string): Promise<UserCredentials | null> {
-    const [row] = await this.db.read<{ id: string; hashed_password: string; is_active: boolean; is_deleted: boolean; roles: string[]; version: number }>(
-      `SELECT id, hashed_password, is_active, is_deleted, roles, version FROM users u WHERE ${condition} AND u.deleted_at IS NULL`,
+    const [row] = await this.db.read<{ id: string; hashed_password: string; is_active: boolean; roles: string[]; version: number }>(
+      `SELECT id, hashed_password, is_active, roles, version FROM users u WHERE ${condition} AND u.deleted_at IS NULL`,
       [value],
     );
     return row
-      ? { id: row.id, hashedPassword: row.hashed_password, isActive: row.is_active, isDeleted: row.is_deleted, roles: row.roles, version: row.version }
+      ? { id: row.id, hashedPassword: row.hashed_password, isActive: row.is_active, roles: row.roles, version: row.version }
       : null;
   }
 

@@ -179,7 +179,7 @@ export class UserWrites {
   private async update(id: string, set: string, when: string, exists = when, extra: unknown[] = []): Promise<User> {
     if (!isUuid(id)) throw new UserNotFoundError(id);
     const rows = await this.write(
-      `UPDATE users u SET ${set}, version = u.version + 1, updated_at = now() WHERE u.id = $1 AND ${when} AND ${exists} RETURNING ${USER_COLUMNS}`,
+      `UPDATE users u SET ${set}, version = u.version + 1, updated_at = now() WHERE u.id = $1 AND ${when === exists ? when : `${when} AND ${exists}`} RETURNING ${USER_COLUMNS}`,
       [id, ...extra],
     );
     if (rows.length) return toUser(rows[0]);
