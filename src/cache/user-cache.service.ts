@@ -12,6 +12,7 @@ type CachedUser = Omit<User, 'deletedAt' | 'createdAt' | 'updatedAt' | 'lastLogi
 };
 
 const key = (id: string) => `user:${id}`;
+const DELETE_RETRY_DELAYS_MS = [250, 1000, 4000];
 
 // Cache-aside by user id. The cache is an optimization, never the source of truth: every call is
 // time-boxed and any failure is a miss, so a stopped or hung Redis slows reads but breaks nothing.
@@ -45,11 +46,32 @@ export class UserCache {
     return this.config.redisUrl !== undefined || this.deletions !== mark;
   }
 
+  // An invalidation that fails (a Redis blip) is retried in the background: an entry left behind
+  // would serve a stale user, and keep a retired token working, until its TTL.
   async delete(ids: Iterable<string>): Promise<void> {
     const keys = [...new Set(ids)].map(key);
     if (keys.length === 0) return;
     this.deletions++;
-    await this.timeBoxed('delete', () => this.cache.mdel(keys));
+    if (await this.deleted(keys)) return;
+    this.retryDelete(keys, 0);
+  }
+
+  private async deleted(keys: string[]): Promise<boolean> {
+    const done = await this.timeBoxed('delete', async () => {
+      await this.cache.mdel(keys);
+      return true;
+    });
+    return done === true;
+  }
+
+  private retryDelete(keys: string[], attempt: number): void {
+    if (attempt >= DELETE_RETRY_DELAYS_MS.length) {
+      this.logger.error(`cache entries ${keys.join(', ')} could not be invalidated; they expire within ${this.config.cacheTtlMs} ms`);
+      return;
+    }
+    setTimeout(() => {
+      void this.deleted(keys).then((done) => done || this.retryDelete(keys, attempt + 1));
+    }, DELETE_RETRY_DELAYS_MS[attempt]).unref();
   }
 
   // A slow or failed cache call is a miss, logged once per call.
