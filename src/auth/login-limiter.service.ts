@@ -1,13 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ThrottlerStorage } from '@nestjs/throttler';
-import { withTimeout } from '../common/with-timeout';
+import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { RateLimitExceededError } from '../errors/domain-error';
+import { RateCounter } from '../throttling/rate-counter.service';
 
 // A limit no counter reaches: used to count or to read a lock without ever tripping it.
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
-const STORAGE_TIMEOUT_MS = 1000;
-type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
 // Login's own limiter, on the shared throttler storage (in memory, or Redis shared by every app
 // instance). Two budgets per THROTTLE_WINDOW_MS:
@@ -19,47 +16,29 @@ type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>
 // a limit of 0 and read with an unreachable limit.
 @Injectable()
 export class LoginLimiter {
-  private readonly logger = new Logger(LoginLimiter.name);
-
   constructor(
-    @Inject(ThrottlerStorage) private readonly storage: ThrottlerStorage,
+    private readonly counter: RateCounter,
     private readonly config: AppConfig,
   ) {}
 
   async countAddressAttempt(address: string): Promise<void> {
-    const record = await this.increment(`login:address:${address}`, this.config.throttleLoginAddress, 'login-address');
-    if (record?.isBlocked) throw new RateLimitExceededError(secondsToMs(record.timeToBlockExpire), 'login');
+    const record = await this.counter.hit(`login:address:${address}`, this.config.throttleLoginAddress, 'login-address');
+    if (record?.isBlocked) throw new RateLimitExceededError(this.counter.retryAfterMs(record), 'login');
   }
 
   async assertAccountNotLocked(account: string): Promise<void> {
-    const lock = await this.increment(lockKey(account), UNLIMITED, 'login-account-lock');
-    if (lock?.isBlocked) throw new RateLimitExceededError(secondsToMs(lock.timeToBlockExpire), 'login');
+    const lock = await this.counter.hit(lockKey(account), UNLIMITED, 'login-account-lock');
+    if (lock?.isBlocked) throw new RateLimitExceededError(this.counter.retryAfterMs(lock), 'login');
   }
 
   async countAccountFailure(account: string): Promise<void> {
-    const failures = await this.increment(`login:account:${account}`, UNLIMITED, 'login-account-failures');
+    const failures = await this.counter.hit(`login:account:${account}`, UNLIMITED, 'login-account-failures');
     if (failures && failures.totalHits >= this.config.throttleLoginAccountFailures) {
-      await this.increment(lockKey(account), 0, 'login-account-lock');
-    }
-  }
-
-  // Fails open, like the other sensitive-action limits: a Redis outage must not become an outage
-  // of logins. Each attempt still costs a full argon2 verification, which bounds guessing.
-  private async increment(key: string, limit: number, name: string): Promise<ThrottlerStorageRecord | undefined> {
-    const window = this.config.throttleWindowMs;
-    try {
-      return await withTimeout(this.storage.increment(key, window, limit, window, name), STORAGE_TIMEOUT_MS, 'login limiter storage');
-    } catch (error) {
-      this.logger.warn(`login limiter storage unavailable, allowing the attempt: ${error instanceof Error ? error.message : String(error)}`);
-      return undefined;
+      await this.counter.hit(lockKey(account), 0, 'login-account-lock');
     }
   }
 }
 
 function lockKey(account: string): string {
   return `login:account-lock:${account}`;
-}
-
-function secondsToMs(seconds: number): number {
-  return Math.max(1, seconds) * 1000;
 }

@@ -3,6 +3,7 @@ import { ThrottlerStorage, ThrottlerStorageService } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
+import { RateCounter } from './rate-counter.service';
 
 export const THROTTLER_REDIS = Symbol('THROTTLER_REDIS');
 const QUIT_TIMEOUT_MS = 1000;
@@ -52,7 +53,8 @@ class ThrottlerRedisCloser implements OnApplicationShutdown {
       useFactory: (redis: Redis | undefined) => (redis ? new ThrottlerStorageRedisService(redis) : new ThrottlerStorageService()),
     },
     ThrottlerRedisCloser,
+    RateCounter,
   ],
-  exports: [ThrottlerStorage],
+  exports: [ThrottlerStorage, RateCounter],
 })
 export class ThrottlerStorageModule {}
