@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { withTimeout } from '../common/with-timeout';
 import { AppConfig } from '../config/app-config';
@@ -17,9 +17,11 @@ const DELETE_RETRY_DELAYS_MS = [250, 1000, 4000];
 // Cache-aside by user id. The cache is an optimization, never the source of truth: every call is
 // time-boxed and any failure is a miss, so a stopped or hung Redis slows reads but breaks nothing.
 @Injectable()
-export class UserCache {
+export class UserCache implements OnModuleDestroy {
   private readonly logger = new Logger(UserCache.name);
   private deletions = 0;
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private closing = false;
 
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
@@ -64,14 +66,26 @@ export class UserCache {
     return done === true;
   }
 
+  // Pending retries end with the app: after shutdown the store is closed, and touching it again
+  // would reopen its connection and keep the process alive.
+  onModuleDestroy(): void {
+    this.closing = true;
+    for (const timer of this.retries) clearTimeout(timer);
+    this.retries.clear();
+  }
+
   private retryDelete(keys: string[], attempt: number): void {
+    if (this.closing) return;
     if (attempt >= DELETE_RETRY_DELAYS_MS.length) {
       this.logger.error(`cache entries ${keys.join(', ')} could not be invalidated; they expire within ${this.config.cacheTtlMs} ms`);
       return;
     }
-    setTimeout(() => {
+    const timer = setTimeout(() => {
+      this.retries.delete(timer);
       void this.deleted(keys).then((done) => done || this.retryDelete(keys, attempt + 1));
-    }, DELETE_RETRY_DELAYS_MS[attempt]).unref();
+    }, DELETE_RETRY_DELAYS_MS[attempt]);
+    timer.unref();
+    this.retries.add(timer);
   }
 
   // A slow or failed cache call is a miss, logged once per call.
