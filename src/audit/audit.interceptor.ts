@@ -3,7 +3,8 @@ import { from, lastValueFrom, type Observable } from 'rxjs';
 import type { AuditedRequest } from './audited-request';
 import { RequestAuditor } from './request-auditor.service';
 
-// Audits every @Audited route once the handler's outcome is known, success or failure.
+// Audits every @Audited route that succeeded; failures are audited by the errors filter, which
+// knows the status they get (guard rejections never reach this interceptor at all).
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
   constructor(private readonly auditor: RequestAuditor) {}
@@ -15,14 +16,10 @@ export class AuditInterceptor implements NestInterceptor {
   }
 
   private async run(request: AuditedRequest, next: CallHandler): Promise<unknown> {
-    try {
-      const result = await lastValueFrom(next.handle(), { defaultValue: undefined });
-      const createdId = (result as { id?: unknown } | undefined)?.id;
-      await this.auditor.record(request, { createdId: typeof createdId === 'string' ? createdId : undefined });
-      return result;
-    } catch (error) {
-      await this.auditor.record(request, { status: this.auditor.statusOf(error), error });
-      throw error;
-    }
+    // A failure goes on to the errors filter, which audits it with the status it answers.
+    const result = await lastValueFrom(next.handle(), { defaultValue: undefined });
+    const createdId = (result as { id?: unknown } | undefined)?.id;
+    await this.auditor.record(request, { createdId: typeof createdId === 'string' ? createdId : undefined });
+    return result;
   }
 }

@@ -1,6 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DomainError } from '../errors/domain-error';
-import { STATUS_BY_CODE } from '../errors/http-status';
 import { AuditLog } from './audit-log.service';
 import { changedFieldNames, targetIds, type AuditedRequest } from './audited-request';
 
@@ -12,7 +10,7 @@ export class RequestAuditor {
 
   constructor(private readonly audit: AuditLog) {}
 
-  async record(request: AuditedRequest, outcome: { status?: number; error?: unknown; createdId?: string }): Promise<void> {
+  async record(request: AuditedRequest, outcome: { status?: number; errorCode?: string; createdId?: string }): Promise<void> {
     if (!request.auditAction || request.audited) return;
     request.audited = true;
     const ids = targetIds(request);
@@ -25,7 +23,7 @@ export class RequestAuditor {
         {
           outcome: failed ? 'failure' : 'success',
           ...(failed ? { status: outcome.status } : {}),
-          ...(outcome.error instanceof DomainError ? { errorCode: outcome.error.code } : {}),
+          ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
           targetIds: ids,
           fields: changedFieldNames(request),
         },
@@ -35,11 +33,5 @@ export class RequestAuditor {
       // The request's outcome stands even if its audit row cannot be written; the log keeps it.
       this.logger.error({ err: error, action: request.auditAction, requestId: request.id }, 'audit write failed');
     }
-  }
-
-  statusOf(error: unknown): number {
-    if (error instanceof DomainError) return STATUS_BY_CODE[error.code];
-    const status = (error as { getStatus?: () => number; statusCode?: number })?.getStatus?.() ?? (error as { statusCode?: number })?.statusCode;
-    return typeof status === 'number' ? status : 500;
   }
 }

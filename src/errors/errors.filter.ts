@@ -115,10 +115,10 @@ export class ErrorsFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
     const response = toErrorResponse(error, String(request.id), this.logger);
-    // A guard's rejection (401, 403, 429) never reaches the audit interceptor: audit it here.
-    // Not when the database is down: the audit row could not be written, and trying would only
+    // Every failed @Audited request is audited here, with the status it gets: guard rejections
+    // (401, 403, 429) never reach the audit interceptor at all. Not when the database is down: the audit row could not be written, and trying would only
     // hold the answer for another connect timeout.
-    if (response.body.statusCode !== 503) await this.auditor?.record(request, { status: response.body.statusCode, error });
+    if (response.body.statusCode !== 503) await this.auditor?.record(request, { status: response.body.statusCode, errorCode: response.body.code });
     sendError(reply, response);
   }
 }
