@@ -1,4 +1,5 @@
-import { createTestApp, type TestApp } from '../harness/create-test-app';
+import { DataSource } from 'typeorm';
+import { createTestApp, uniqueEmail, type TestApp } from '../harness/create-test-app';
 
 // Issue items 9, 10, 16 and 17: canonical emails, metadata keys and the error contract, over HTTP.
 describe('identity and the error contract (e2e)', () => {
@@ -20,6 +21,59 @@ describe('identity and the error contract (e2e)', () => {
       const current = await t.users.safeGetUserById(user.id);
       expect(current.fullName).toBe('Moved on');
       await t.http.patch(`/users/${user.id}`).set(auth).set('If-Match', `"${current.version}"`).send({ fullName: 'Kept' }).expect(200);
+    });
+  });
+
+  describe('metadata keys (item 10)', () => {
+    const storedWithKey = async (key: string): Promise<number> =>
+      Number((await t.app.get(DataSource).query(`SELECT count(*) AS n FROM users WHERE jsonb_path_exists(metadata, ('strict $.**.' || to_json($1::text)::text)::jsonpath)`, [key]))[0].n);
+
+    it('refuses __proto__, constructor and prototype keys at any depth from a CSV import, by row', async () => {
+      const cell = (json: string) => `"${json.replaceAll('"', '""')}"`;
+      const csv = [
+        'email,metadata',
+        `${uniqueEmail('csv-proto')},${cell('{"__proto__":{"isAdmin":true}}')}`,
+        `${uniqueEmail('csv-fine')},${cell('{"plan":"pro"}')}`,
+        `${uniqueEmail('csv-deep')},${cell('{"prefs":[{"ui":{"constructor":{"prototype":1}}}]}')}`,
+      ].join('\n');
+      const res = await t.http.post('/users/import').set(auth).set('content-type', 'text/csv').send(csv);
+      expect([res.status, res.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+      expect(res.body.details).toEqual([
+        { field: 'metadata', reason: expect.stringContaining('"__proto__"'), index: 0 },
+        { field: 'metadata', reason: expect.stringContaining('"constructor"'), index: 2 },
+      ]);
+      await expect(storedWithKey('__proto__')).resolves.toBe(0);
+    });
+
+    it.each([
+      ['constructor at the top', { constructor: 'x' }],
+      ['prototype in a nested object', { a: { b: { prototype: 1 } } }],
+      ['constructor inside an array', { list: [1, { constructor: { name: 'x' } }] }],
+    ])('refuses %s on every JSON path', async (_, metadata) => {
+      const { user } = await t.factories.createUser();
+      const attempts = {
+        'PATCH /users/:id': t.http.patch(`/users/${user.id}`).set(auth).send({ metadata }),
+        'PATCH /users/bulk': t.http.patch('/users/bulk').set(auth).send({ ids: [user.id], data: { metadata } }),
+        'POST /users/bulk': t.http.post('/users/bulk').set(auth).send({ users: [{ email: uniqueEmail('bulk-key'), password: 'long enough pw', metadata }] }),
+        'PUT /users/upsert': t.http.put('/users/upsert').set(auth).send({ email: uniqueEmail('upsert-key'), defaults: { metadata } }),
+        'POST /users/import': t.http.post('/users/import').set(auth).send({ users: [{ email: uniqueEmail('import-key'), metadata }] }),
+      };
+      const answers = await Promise.all(Object.entries(attempts).map(async ([route, call]) => {
+          const res = await call;
+          return [route, res.status, res.body.details];
+        }),
+      );
+      expect(answers).toEqual(answers.map(([route]) => [route, 400, [expect.objectContaining({ field: expect.stringMatching(/^((users\.0|data|defaults)\.)?metadata\b/) })]]));
+      await expect(t.users.safeGetUserById(user.id)).resolves.toMatchObject({ version: user.version, metadata: {} });
+      for (const key of ['constructor', 'prototype']) await expect(storedWithKey(key)).resolves.toBe(0);
+    });
+
+    it('stores keys named like Object.prototype members as they were sent', async () => {
+      const { user } = await t.factories.createUser();
+      const metadata = { toString: 'x', nested: { hasOwnProperty: 1, valueOf: [2] } };
+      const res = await t.http.patch(`/users/${user.id}`).set(auth).send({ metadata }).expect(200);
+      expect(res.body.metadata).toEqual(metadata);
+      await expect(t.users.safeGetUserById(user.id)).resolves.toMatchObject({ metadata });
     });
   });
 });
