@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { createTestApp, uniqueEmail, type TestApp } from '../harness/create-test-app';
+import { createTestApp, loginFrom, uniqueClientAddress, uniqueEmail, type TestApp } from '../harness/create-test-app';
 
 // Issue items 9, 10, 16 and 17: canonical emails, metadata keys and the error contract, over HTTP.
 describe('identity and the error contract (e2e)', () => {
@@ -11,6 +11,34 @@ describe('identity and the error contract (e2e)', () => {
     auth = { authorization: `Bearer ${t.adminToken}` };
   });
   afterAll(() => t.close());
+
+  describe('canonical emails (item 9)', () => {
+    it.each([
+      ['a final capital sigma', 'xασ@example.gr', 'XΑΣ@EXAMPLE.GR'],
+      ['a final small sigma and a medial one', 'σας@example.gr', 'σασ@example.gr'],
+      ['an IDN domain and its punycode', 'idn@bücher.example', 'idn@xn--bcher-kva.example'],
+      ['a punycode domain and its IDN', 'pun@xn--bcher-kva.example', 'PUN@BÜCHER.EXAMPLE'],
+    ])('%s: one account, and the other spelling logs into it', async (_, first, second) => {
+      const password = 'long enough pw';
+      const created = await t.http.post('/users').set(auth).send({ email: first, password }).expect(201);
+      expect(created.body.email).toBe(first);
+      const twin = await t.http.post('/users').set(auth).send({ email: second, password: 'another long pw' });
+      expect([twin.status, twin.body.code]).toEqual([409, 'USER_ALREADY_EXISTS']);
+      const bulkTwin = await t.http.post('/users/bulk').set(auth).send({ users: [{ email: second, password }] });
+      expect([bulkTwin.status, bulkTwin.body.code]).toEqual([409, 'USER_ALREADY_EXISTS']);
+      const login = await loginFrom(t.app, uniqueClientAddress(), { email: second, password });
+      expect(login.statusCode).toBe(200);
+      const me = await t.http.get('/auth/me').set('authorization', `Bearer ${String(login.body.accessToken)}`).expect(200);
+      expect(me.body.id).toBe(created.body.id);
+      const availability = await t.http.get(`/users/email-availability?email=${encodeURIComponent(second)}`).set(auth).expect(200);
+      expect(availability.body).toEqual({ available: false });
+    });
+
+    it('refuses a domain that is not a valid IDN', async () => {
+      const res = await t.http.post('/users').set(auth).send({ email: 'idn@xn--zz.example', password: 'long enough pw' }).expect(400);
+      expect(res.body.details).toEqual([expect.objectContaining({ field: 'email', reason: expect.stringContaining('valid domain') })]);
+    });
+  });
 
   describe('If-Match (item 17)', () => {
     it('answers a stale If-Match with 412 VERSION_CONFLICT, the one status of that code', async () => {
@@ -58,7 +86,8 @@ describe('identity and the error contract (e2e)', () => {
         'PUT /users/upsert': t.http.put('/users/upsert').set(auth).send({ email: uniqueEmail('upsert-key'), defaults: { metadata } }),
         'POST /users/import': t.http.post('/users/import').set(auth).send({ users: [{ email: uniqueEmail('import-key'), metadata }] }),
       };
-      const answers = await Promise.all(Object.entries(attempts).map(async ([route, call]) => {
+      const answers = await Promise.all(
+        Object.entries(attempts).map(async ([route, call]) => {
           const res = await call;
           return [route, res.status, res.body.details];
         }),
