@@ -40,6 +40,64 @@ describe('identity and the error contract (e2e)', () => {
     });
   });
 
+  describe('POST /users/bulk reports every invalid item (item 16)', () => {
+    const password = 'bulk password 1';
+    const count = async (emails: string[]) =>
+      Number((await t.app.get(DataSource).query(`SELECT count(*) AS n FROM users WHERE email = ANY($1::text[])`, [emails]))[0].n);
+
+    it('lists the schema issues and the item rules together, by index, in one 400', async () => {
+      const first = uniqueEmail('bulk-all');
+      const users = [
+        { email: first, password },
+        { email: uniqueEmail('bulk-all'), password, extra: 1 },
+        { email: uniqueEmail('bulk-all'), password, metadata: { 'bad-key': 1 } },
+        { email: uniqueEmail('bulk-all'), password, hashedPassword: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA' },
+        { email: first.toUpperCase(), password },
+        { email: uniqueEmail('bulk-all'), hashedPassword: 'plain text' },
+        { email: uniqueEmail('bulk-all'), password, fullName: 'tab\there' },
+        { email: 'x', password, roles: ['Admin'] },
+      ];
+      const res = await t.http.post('/users/bulk').set(auth).send({ users });
+      expect([res.status, res.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+      expect(res.body.details.map((d: { field: string; index?: number }) => [d.index, d.field])).toEqual([
+        [1, 'users.1.extra'],
+        [2, 'users.2.metadata'],
+        [3, 'users.3.password'],
+        [4, 'users.4.email'],
+        [5, 'users.5.hashedPassword'],
+        [6, 'users.6.fullName'],
+        [7, 'users.7.email'],
+        [7, 'users.7.roles'],
+      ]);
+      expect(res.body.details[3].reason).toContain('users.0');
+      await expect(count(users.map((u) => u.email))).resolves.toBe(0);
+    });
+
+    it('reports item rules and duplicates inside the batch together when the schema finds nothing', async () => {
+      const first = uniqueEmail('bulk-rules');
+      const users = [
+        { email: first, password },
+        { email: uniqueEmail('bulk-rules'), password, fullName: 'bell\u0007' },
+        { email: ` ${first.toUpperCase()} `, password },
+      ];
+      const res = await t.http.post('/users/bulk').set(auth).send({ users });
+      expect([res.status, res.body.details.map((d: { field: string; index?: number }) => [d.index, d.field])]).toEqual([
+        400,
+        [
+          [1, 'users.1.fullName'],
+          [2, 'users.2.email'],
+        ],
+      ]);
+      await expect(count(users.map((u) => u.email.trim()))).resolves.toBe(0);
+    });
+
+    it('still answers a batch whose only problem is duplicates with 409 and the conflicts', async () => {
+      const first = uniqueEmail('bulk-dup');
+      const res = await t.http.post('/users/bulk').set(auth).send({ users: [{ email: first, password }, { email: first.toUpperCase(), password }] });
+      expect([res.status, res.body.code, res.body.details.conflicts]).toEqual([409, 'USER_ALREADY_EXISTS', [{ email: first, index: 1 }]]);
+    });
+  });
+
   describe('If-Match (item 17)', () => {
     it('answers a stale If-Match with 412 VERSION_CONFLICT, the one status of that code', async () => {
       const { user } = await t.factories.createUser();
