@@ -26,7 +26,8 @@ describe('migration EmailCaseFolding1764900001000', () => {
   });
 
   // Users as the previous code stored them.
-  const seed: Record<string, { email: string; createdAt: string; deleted?: boolean; anonymized?: boolean }> = {
+  // `stored` stands for a value the previous rule never wrote, to build chains and swaps.
+  const seed: Record<string, { email: string; stored?: string; createdAt: string; deleted?: boolean; anonymized?: boolean }> = {
     sigmaOld: { email: 'XΑΣ@EXAMPLE.GR', createdAt: '2020-01-01T00:00:00Z' },
     sigmaHolder: { email: 'xασ@example.gr', createdAt: '2021-01-01T00:00:00Z' },
     idnOld: { email: 'idn@bücher.example', createdAt: '2020-01-01T00:00:00Z' },
@@ -37,6 +38,14 @@ describe('migration EmailCaseFolding1764900001000', () => {
     plain: { email: 'Plain@Example.com', createdAt: '2022-01-01T00:00:00Z' },
     deleted: { email: 'XΑΣ@example.gr', createdAt: '2018-01-01T00:00:00Z', deleted: true },
     anonymized: { email: 'ANON-Σ@anonymized.invalid', createdAt: '2018-01-01T00:00:00Z', deleted: true, anonymized: true },
+    // Two users that swap values: a single UPDATE would meet the unique index half-way.
+    swapA: { email: 'swap-a@example.com', stored: 'swap-b@example.com', createdAt: '2023-01-01T00:00:00Z' },
+    swapB: { email: 'swap-b@example.com', stored: 'swap-a@example.com', createdAt: '2023-01-01T00:00:00Z' },
+    // chainLoser loses its new value to chainWinner and keeps its previous one, which chainNext
+    // wanted: chainNext keeps its own previous value too.
+    chainWinner: { email: 'chain@bücher.example', stored: 'chain-winner-old', createdAt: '2017-01-01T00:00:00Z' },
+    chainLoser: { email: 'CHAIN@BÜCHER.EXAMPLE', stored: 'next@example.com', createdAt: '2017-06-01T00:00:00Z' },
+    chainNext: { email: 'Next@Example.com', stored: 'chain-next-old', createdAt: '2016-01-01T00:00:00Z' },
   };
 
   async function normalized(): Promise<Record<string, string>> {
@@ -63,7 +72,7 @@ describe('migration EmailCaseFolding1764900001000', () => {
       const [row]: { id: string }[] = await dataSource.query(
         `INSERT INTO users (email, email_normalized, hashed_password, created_at, deleted_at, is_deleted, anonymized_at)
          VALUES ($1, $2, '!', $3, $4, $5, $6) RETURNING id`,
-        [u.email, lowerCaseCanonicalEmail(u.email), u.createdAt, u.deleted ? u.createdAt : null, u.deleted === true, u.anonymized ? u.createdAt : null],
+        [u.email, u.stored ?? lowerCaseCanonicalEmail(u.email), u.createdAt, u.deleted ? u.createdAt : null, u.deleted === true, u.anonymized ? u.createdAt : null],
       );
       ids[name] = row.id;
     }
@@ -91,6 +100,11 @@ describe('migration EmailCaseFolding1764900001000', () => {
       // ones keep their placeholder.
       deleted: 'xασ@example.gr',
       anonymized: before.anonymized,
+      swapA: 'swap-a@example.com',
+      swapB: 'swap-b@example.com',
+      chainWinner: 'chain@xn--bcher-kva.example',
+      chainLoser: 'next@example.com',
+      chainNext: 'chain-next-old',
     });
     expect(before.sigmaOld).toBe('xας@example.gr');
 
@@ -98,6 +112,8 @@ describe('migration EmailCaseFolding1764900001000', () => {
       [ids.sigmaHolder, ids.sigmaOld],
       [ids.idnHolder, ids.idnOld],
       [ids.bothMoveOlder, ids.bothMoveNewer],
+      [ids.chainWinner, ids.chainLoser],
+      [ids.chainLoser, ids.chainNext],
     ];
     const audit: { user_id: string; details: { targetIds: string[]; outcome: string } }[] = await dataSource.query(
       `SELECT user_id, details FROM audit_log WHERE action = $1 ORDER BY id`,
@@ -118,7 +134,7 @@ describe('migration EmailCaseFolding1764900001000', () => {
   it('down() restores the previous forms', async () => {
     await run('down');
     const restored = await normalized();
-    for (const name of ['sigmaOld', 'sigmaHolder', 'idnOld', 'idnHolder', 'bothMoveOlder', 'bothMoveNewer', 'moves', 'plain', 'deleted']) {
+    for (const name of ['sigmaOld', 'sigmaHolder', 'idnOld', 'idnHolder', 'bothMoveOlder', 'bothMoveNewer', 'moves', 'plain', 'deleted', 'swapA', 'swapB']) {
       expect([name, restored[name]]).toEqual([name, lowerCaseCanonicalEmail(seed[name].email)]);
     }
   });

@@ -82,39 +82,39 @@ export async function recanonicalizeEmails(db: QueryRunner, canonical: (email: s
   return collisions;
 }
 
-// Settles which live moves may happen; the others are reverted (to = from) and reported. A value
-// is held by a live user that does not move, by a reverted move, or else by the oldest move
-// onto it. Every round reverts at least one move and a reverted move is never undone (previous
-// values are distinct among live users), so the loop ends.
+// Settles which live moves may happen; the others are reverted (to = from) and reported with the
+// user that ends up holding the value they wanted. A value is held by a live user that does not
+// move, by a reverted move (its previous value), or else by the oldest move onto it. A move is
+// only reverted when its value is held, a reverted move is never undone, and previous values are
+// distinct among live users, so every round but the last reverts one more move and the loop ends.
 async function resolveCollisions(db: QueryRunner, live: Move[]): Promise<EmailCollision[]> {
   const movingIds = new Set(live.map((m) => m.id));
-  const targets = [...new Set(live.map((m) => m.to))];
+  const wanted = new Map(live.map((m) => [m.id, m.to]));
   const holders = new Map<string, string>();
-  for (const chunk of chunks(targets, WRITE_BATCH)) {
+  for (const chunk of chunks([...new Set(wanted.values())], WRITE_BATCH)) {
     const rows = (await db.query(`SELECT id, email_normalized FROM users WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL`, [chunk])) as {
       id: string;
       email_normalized: string;
     }[];
     for (const r of rows) if (!movingIds.has(r.id)) holders.set(r.email_normalized, r.id);
   }
-  const collisions: EmailCollision[] = [];
   const oldestFirst = [...live].sort((a, b) => (a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt < b.createdAt ? -1 : 1));
+  let taken = new Map<string, string>();
   for (let changed = true; changed; ) {
     changed = false;
-    const keeper = new Map<string, string>();
-    for (const m of oldestFirst) if (m.to === m.from) keeper.set(m.to, m.id);
+    taken = new Map(holders);
+    for (const m of oldestFirst) if (m.to === m.from) taken.set(m.from, m.id);
     for (const m of oldestFirst) {
       if (m.to === m.from) continue;
-      const kept = holders.get(m.to) ?? keeper.get(m.to);
-      if (kept === undefined) keeper.set(m.to, m.id);
-      else {
-        collisions.push({ keptUserId: kept, otherUserId: m.id });
+      if (taken.has(m.to)) {
         m.to = m.from;
         changed = true;
-      }
+      } else taken.set(m.to, m.id);
     }
   }
-  return collisions;
+  return oldestFirst
+    .filter((m) => m.to === m.from)
+    .map((m) => ({ keptUserId: taken.get(wanted.get(m.id) ?? '') ?? '', otherUserId: m.id }));
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
