@@ -6,7 +6,6 @@ export enum ErrorCode {
   VALIDATION_FAILED = 'VALIDATION_FAILED',
   RATE_LIMITED = 'RATE_LIMITED',
   VERSION_CONFLICT = 'VERSION_CONFLICT',
-  PRECONDITION_FAILED = 'PRECONDITION_FAILED',
   UNAUTHENTICATED = 'UNAUTHENTICATED',
   FORBIDDEN = 'FORBIDDEN',
   GUARDRAIL_VIOLATION = 'GUARDRAIL_VIOLATION',
@@ -78,10 +77,6 @@ export class ForbiddenError extends DomainError {
 
 export class GuardrailError extends DomainError {
   readonly code = ErrorCode.GUARDRAIL_VIOLATION;
-}
-
-export class PreconditionFailedError extends DomainError {
-  readonly code = ErrorCode.PRECONDITION_FAILED;
 }
 
 export class DatabaseUnavailableError extends DomainError {

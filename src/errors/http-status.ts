@@ -6,8 +6,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCode.USER_NOT_FOUND]: HttpStatus.NOT_FOUND,
   [ErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
   [ErrorCode.USER_ALREADY_EXISTS]: HttpStatus.CONFLICT,
-  [ErrorCode.VERSION_CONFLICT]: HttpStatus.CONFLICT,
-  [ErrorCode.PRECONDITION_FAILED]: HttpStatus.PRECONDITION_FAILED,
+  // An expected version that no longer matches is a failed precondition (If-Match) in HTTP.
+  [ErrorCode.VERSION_CONFLICT]: HttpStatus.PRECONDITION_FAILED,
   [ErrorCode.VALIDATION_FAILED]: HttpStatus.BAD_REQUEST,
   [ErrorCode.RATE_LIMITED]: HttpStatus.TOO_MANY_REQUESTS,
   [ErrorCode.UNAUTHENTICATED]: HttpStatus.UNAUTHORIZED,

@@ -21,8 +21,42 @@ describe('canonicalEmail', () => {
   });
 });
 
+describe('canonicalEmail: full case folding and one form of the domain (item 9)', () => {
+  it('folds every sigma to σ, wherever it stands', () => {
+    expect(canonicalEmail('XΑΣ@EXAMPLE.GR')).toBe('xασ@example.gr');
+    expect(canonicalEmail('xας@example.gr')).toBe('xασ@example.gr');
+    expect(canonicalEmail('xασ@example.gr')).toBe('xασ@example.gr');
+    expect(canonicalEmail('ΣΑΣ.ΣΑΣ@example.gr')).toBe('σασ.σασ@example.gr');
+  });
+
+  it('folds ß and ẞ to ss, and other full foldings', () => {
+    expect(canonicalEmail('Straße@example.de')).toBe('strasse@example.de');
+    expect(canonicalEmail('STRAẞE@example.de')).toBe('strasse@example.de');
+    expect(canonicalEmail('\u0149x@example.com')).toBe('\u02BCnx@example.com');
+    expect(canonicalEmail('\u0130stanbul@example.com')).toBe('i\u0307stanbul@example.com');
+    expect(canonicalEmail('\u13A0\u13A1@example.com')).toBe(canonicalEmail('\uAB70\uAB71@example.com'));
+  });
+
+  it('writes the domain in its one ASCII (punycode) form', () => {
+    expect(canonicalEmail('idn@bücher.example')).toBe('idn@xn--bcher-kva.example');
+    expect(canonicalEmail('IDN@BÜCHER.EXAMPLE')).toBe('idn@xn--bcher-kva.example');
+    expect(canonicalEmail('idn@XN--BCHER-KVA.example')).toBe('idn@xn--bcher-kva.example');
+    expect(canonicalEmail('idn@bu\u0308cher.example')).toBe('idn@xn--bcher-kva.example');
+  });
+
+  it('folds the local part but leaves the domain to IDNA (ß is a letter of its own in a domain)', () => {
+    expect(canonicalEmail('ẞ@straße.de')).toBe('ss@xn--strae-oqa.de');
+  });
+
+  it('is idempotent', () => {
+    for (const email of ['XΑΣ@EXAMPLE.GR', 'STRAẞE@bücher.example', '\u0130@example.com', 'ＡＬＩＣＥ＠ｅｘａｍｐｌｅ．ｃｏｍ']) {
+      expect(canonicalEmail(canonicalEmail(email))).toBe(canonicalEmail(email));
+    }
+  });
+});
+
 describe('emailProblem', () => {
-  it.each(['alice@example.com', '  Alice+tag@sub.example.co.uk ', 'ＡＬＩＣＥ@ｅｘａｍｐｌｅ.ｃｏｍ', 'o\u0027brien@example.ie'])(
+  it.each(['alice@example.com', '  Alice+tag@sub.example.co.uk ', 'ＡＬＩＣＥ@ｅｘａｍｐｌｅ.ｃｏｍ', 'o\u0027brien@example.ie', 'idn@bücher.example', 'xασ@παράδειγμα.δοκιμή'])(
     'accepts %j',
     (email) => {
       expect(emailProblem(email)).toBeUndefined();
@@ -40,6 +74,9 @@ describe('emailProblem', () => {
     ['alice@example', 'local@domain.tld'],
     ['al ice@example.com', 'local@domain.tld'],
     ['   ', 'must not be empty'],
+    ['idn@xn--zz.example', 'valid domain'],
+    ['idn@a%41.example', 'valid domain'],
+    ['idn@0x7f.1', 'valid domain'],
   ])('rejects %j (%s)', (email, reason) => {
     expect(emailProblem(email)).toContain(reason);
   });

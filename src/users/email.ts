@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 import type { FieldIssue } from '../errors/domain-error';
 
 export const MAX_EMAIL_LENGTH = 254;
@@ -6,11 +7,52 @@ export const MAX_EMAIL_LENGTH = 254;
 // make two addresses look alike while differing; they are refused outright.
 const FORBIDDEN_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 const SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@.]+$/u;
+// The ASCII form of a domain: letter-digit-hyphen labels (underscores tolerated, as DNS does),
+// and a top-level label that is not a number (the URL parser reads `0x7f.1` as 127.0.0.1).
+const ASCII_DOMAIN = /^(?:[a-z0-9_-]+\.)+[a-z0-9-]*[a-z-][a-z0-9-]*$/;
 
-// The one canonical form of an email, used for storage, uniqueness, lookup and upsert:
-// trimmed, Unicode NFKC (full-width and compatibility forms fold to their plain letters), lower-case.
+// Code points where JavaScript's case mappings (upper, then lower) differ from Unicode full case
+// folding (CaseFolding.txt, statuses C and F): dotless ı has no folding (upper-casing would turn it
+// into i), and capital ẞ folds to ss (its upper case is itself, so it would only reach ß).
+const FOLDING_EXCEPTIONS = new Map([
+  ['\u0131', '\u0131'],
+  ['\u1E9E', 'ss'],
+]);
+
+// Full case folding, one code point at a time: upper-casing first reaches the full mappings
+// (ß to SS, ŉ to ʼN), and lower-casing a lone character never applies the final-sigma rule, so
+// Σ, σ and ς all become σ. Cherokee folds to its lower-case letters here (CaseFolding.txt picks the
+// upper-case ones): the same classes of equal strings, another representative.
+function foldCase(text: string): string {
+  let folded = '';
+  for (const char of text) folded += FOLDING_EXCEPTIONS.get(char) ?? char.toUpperCase().toLowerCase();
+  return folded;
+}
+
+// UTS-46 (IDNA) ASCII form of a domain, or undefined when it is not a valid domain name. A `%`
+// is refused before the URL parser would percent-decode it into another domain.
+function asciiDomain(domain: string): string | undefined {
+  if (domain.includes('%')) return undefined;
+  const ascii = domainToASCII(domain);
+  return ASCII_DOMAIN.test(ascii) ? ascii : undefined;
+}
+
+function splitAtLastAt(email: string): [string, string] | undefined {
+  const at = email.lastIndexOf('@');
+  return at < 0 ? undefined : [email.slice(0, at), email.slice(at + 1)];
+}
+
+// The one canonical form of an email, used for storage, uniqueness, lookup, upsert and login:
+// trimmed and NFKC-normalized (full-width and compatibility forms become their plain letters);
+// the local part fully case-folded (then NFKC again, as folding can decompose); the domain in its
+// IDNA ASCII form (xn--...), which UTS-46 lower-cases itself. A domain that is not a valid IDN
+// keeps its folded form: such an address never passes emailProblem, so it is only ever looked up.
 export function canonicalEmail(email: string): string {
-  return email.trim().normalize('NFKC').toLowerCase();
+  const normalized = email.trim().normalize('NFKC');
+  const parts = splitAtLastAt(normalized);
+  if (!parts) return foldCase(normalized).normalize('NFKC');
+  const [local, domain] = parts;
+  return `${foldCase(local).normalize('NFKC')}@${asciiDomain(domain) ?? foldCase(domain).normalize('NFKC')}`;
 }
 
 // Returns the problem with an email, or undefined when it is acceptable.
@@ -24,6 +66,7 @@ export function emailProblem(email: unknown): string | undefined {
   if (FORBIDDEN_CHARACTERS.test(trimmed)) return 'must not contain control or invisible characters';
   if (trimmed.split('@').length !== 2) return 'must contain exactly one @';
   if (!SHAPE.test(canonicalEmail(trimmed))) return 'must look like local@domain.tld';
+  if (asciiDomain(splitAtLastAt(trimmed.normalize('NFKC'))?.[1] ?? '') === undefined) return 'must have a valid domain name (IDNA)';
   return undefined;
 }
 

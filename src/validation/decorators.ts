@@ -4,7 +4,7 @@ import { Transform } from 'class-transformer';
 import { IsBoolean, IsDate, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateBy } from 'class-validator';
 import { isRealTimestamp } from '../common/calendar';
 import { emailProblem } from '../users/email';
-import { ROLE_PATTERN } from '../users/repository/user-values';
+import { metadataIssue, ROLE_PATTERN } from '../users/repository/user-values';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/password';
 
 // The shared validation vocabulary of request DTOs. Query strings arrive as strings: they are
@@ -57,3 +57,18 @@ export const IsPassword = () =>
 
 export const IsRole = (each = false) =>
   applyDecorators(Matches(ROLE_PATTERN, { each, message: 'roles are lower-case identifiers ([a-z][a-z0-9_-]{0,31})' }));
+
+// Custom fields, checked by the repository's own rule. The value is the body's own object:
+// class-transformer rebuilds nested objects and silently drops keys named like a member of
+// Object.prototype (`toString`, `hasOwnProperty`), which would store less than was sent.
+export const IsMetadata = () =>
+  applyDecorators(
+    Transform(({ obj }: { obj: Record<string, unknown> }) => obj.metadata),
+    ValidateBy({
+      name: 'isMetadata',
+      validator: {
+        validate: (value: unknown) => metadataIssue(value) === undefined,
+        defaultMessage: (args) => `metadata ${metadataIssue(args?.value)?.reason ?? 'is invalid'}`,
+      },
+    }),
+  );

@@ -69,7 +69,7 @@ describe('/users (single-user routes)', () => {
     const patched = await t.http.patch(`/users/${user.id}`).set(auth).set('If-Match', `"${user.version}"`).send({ fullName: 'After', metadata: { plan: 'pro' } }).expect(200);
     expect(patched.body).toMatchObject({ fullName: 'After', metadata: { plan: 'pro' }, version: user.version + 1 });
     const stale = await t.http.patch(`/users/${user.id}`).set(auth).set('If-Match', `"${user.version}"`).send({ fullName: 'Lost' }).expect(412);
-    expect(stale.body.code).toBe('PRECONDITION_FAILED');
+    expect(stale.body.code).toBe('VERSION_CONFLICT');
     await t.http.patch(`/users/${user.id}`).set(auth).set('If-Match', `"${user.version}"`).send({}).expect(412);
     await t.http.patch(`/users/${user.id}`).set(auth).send({ roles: ['admin'] }).expect(400);
     await expect(auditActions(user.id)).resolves.toEqual(expect.arrayContaining(['user.update', 'user.update.rejected']));

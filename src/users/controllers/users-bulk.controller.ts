@@ -6,8 +6,10 @@ import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorato
 import { BulkCreateDto, BulkIdsDto, BulkUpdateDto, ImportBodyDto } from '../dto/bulk.dto';
 import { ExportQueryDto, ImportQueryDto } from '../dto/user-queries.dto';
 import { toUserResponse, UserResponseDto } from '../dto/user-response.dto';
+import type { NewUser } from '../user.model';
 import { UsersRepository } from '../users.repository';
 import { UsersService, type Actor } from '../users.service';
+import { BulkCreateBodyPipe } from './bulk-create-body.pipe';
 import { ImportBodyPipe } from './import-body.pipe';
 import { CurrentUser } from '../../auth/authenticated-user';
 
@@ -32,9 +34,10 @@ export class UsersBulkController {
   @NoThrottle()
   @Audited('users.bulk-create')
   @ApiOperation({ operationId: 'bulkCreateUsers', summary: 'Create many users, all or nothing' })
+  @ApiBody({ type: BulkCreateDto })
   @ApiCreatedResponse({ type: [UserResponseDto] })
-  async bulkCreateUsers(@Body() body: BulkCreateDto): Promise<UserResponseDto[]> {
-    return (await this.users.bulkCreateUsers(body.users)).map(toUserResponse);
+  async bulkCreateUsers(@Body(BulkCreateBodyPipe) users: NewUser[]): Promise<UserResponseDto[]> {
+    return (await this.users.bulkCreateUsers(users)).map(toUserResponse);
   }
 
   @Patch('bulk')

@@ -4,14 +4,14 @@ import type { FastifyReply } from 'fastify';
 import type { AuditEntry } from '../../audit/audit-log.service';
 import { Audited } from '../../audit/audit.decorators';
 import { Roles } from '../../auth/roles.decorator';
-import { PreconditionFailedError, ValidationFailedError } from '../../errors/domain-error';
+import { ValidationFailedError } from '../../errors/domain-error';
 import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorators';
 import { PageQueryDto } from '../dto/user-queries.dto';
 import { GetUserQueryDto } from '../dto/user-queries.dto';
 import { CreateUserDto, RoleDto, SetPasswordDto, UpdateUserDto, UpsertUserDto } from '../dto/user-requests.dto';
 import { toUserResponse, toUserWithFilesResponse, UserResponseDto, UserWithFilesResponseDto } from '../dto/user-response.dto';
 import type { Page } from '../user.model';
-import { ConcurrentUpdateError, UserNotFoundError } from '../users.errors';
+import { UserNotFoundError } from '../users.errors';
 import { UsersRepository } from '../users.repository';
 import { UsersService, type Actor } from '../users.service';
 import { CurrentUser } from '../../auth/authenticated-user';
@@ -85,15 +85,9 @@ export class UsersController {
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<UserResponseDto> {
-    const expectedVersion = parseIfMatch(ifMatch);
-    try {
-      const user = await this.service.updateUser(actor, id, body, expectedVersion);
-      void reply.header('ETag', `"${user.version}"`);
-      return toUserResponse(user);
-    } catch (error) {
-      if (error instanceof ConcurrentUpdateError) throw new PreconditionFailedError(`User ${id} changed since version ${expectedVersion}`);
-      throw error;
-    }
+    const user = await this.service.updateUser(actor, id, body, parseIfMatch(ifMatch));
+    void reply.header('ETag', `"${user.version}"`);
+    return toUserResponse(user);
   }
 
   @Delete(':id')

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsArray, IsBoolean, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
-import { IsRole } from '../../validation/decorators';
+import { IsArray, IsBoolean, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsMetadata, IsRole } from '../../validation/decorators';
 import { FULL_NAME_MAX } from '../repository/user-values';
 
 // The profile fields that several requests carry, declared once.
@@ -15,7 +15,7 @@ export class UserProfileDto {
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
   @IsOptional()
-  @IsObject()
+  @IsMetadata()
   metadata?: Record<string, unknown>;
 }
 

@@ -84,19 +84,7 @@ export class UserBulk {
   async prepare(users: NewUser[], options: { allowMissingPassword?: boolean; hashPasswords?: boolean } = {}): Promise<PreparedUser[]> {
     if (!Array.isArray(users)) throw UserValidationError.field('users', 'must be an array');
     if (users.length > MAX_BULK_ITEMS) throw UserValidationError.field('users', `at most ${MAX_BULK_ITEMS} items per call`);
-    const issues: FieldIssue[] = [];
-    let plaintext = 0;
-    users.forEach((user, index) => {
-      if (typeof user !== 'object' || user === null) {
-        issues.push({ field: 'user', reason: 'must be an object', index });
-        return;
-      }
-      issues.push(...rowIssues(user, index, options.allowMissingPassword === true));
-      if (user.password !== undefined) plaintext++;
-    });
-    if (plaintext > MAX_PLAINTEXT_PASSWORDS) {
-      issues.push({ field: 'password', reason: `at most ${MAX_PLAINTEXT_PASSWORDS} plaintext passwords per call; send argon2id hashes for larger batches` });
-    }
+    const issues = bulkItemIssues(users, options);
     if (issues.length) throw new UserValidationError(issues);
     const hashes = await mapLimited(users, HASH_CONCURRENCY, (u) =>
       u.password !== undefined && options.hashPasswords !== false ? hashPassword(u.password) : Promise.resolve(u.hashedPassword ?? UNUSABLE_PASSWORD),
@@ -175,6 +163,25 @@ export class UserBulk {
     if (!Array.isArray(ids)) throw UserValidationError.field('ids', 'must be an array');
     if (ids.length > MAX_BULK_ITEMS) throw UserValidationError.field('ids', `at most ${MAX_BULK_ITEMS} ids per call`);
   }
+}
+
+// Every problem of every item, by index, as prepare() refuses them (duplicates inside the batch
+// are conflicts, found by duplicatesWithin). Pure: no hashing, no database.
+export function bulkItemIssues(users: readonly unknown[], options: { allowMissingPassword?: boolean } = {}): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  let plaintext = 0;
+  users.forEach((user, index) => {
+    if (typeof user !== 'object' || user === null) {
+      issues.push({ field: 'user', reason: 'must be an object', index });
+      return;
+    }
+    issues.push(...rowIssues(user as NewUser, index, options.allowMissingPassword === true));
+    if ((user as NewUser).password !== undefined) plaintext++;
+  });
+  if (plaintext > MAX_PLAINTEXT_PASSWORDS) {
+    issues.push({ field: 'password', reason: `at most ${MAX_PLAINTEXT_PASSWORDS} plaintext passwords per call; send argon2id hashes for larger batches` });
+  }
+  return issues;
 }
 
 export function duplicatesWithin(rows: PreparedUser[]): ConflictDetail[] {

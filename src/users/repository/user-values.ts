@@ -1,3 +1,4 @@
+import { RESERVED_KEYS_REASON, reservedKeyPaths } from '../../common/reserved-keys';
 import type { FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail, emailIssue } from '../email';
 import type { UserPatch } from '../user.model';
@@ -35,6 +36,8 @@ export function metadataIssue(value: unknown, index?: number): FieldIssue | unde
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return issue('metadata', 'must be an object', index);
   const bad = Object.keys(value).find((k) => !FIELD_NAME_PATTERN.test(k));
   if (bad !== undefined) return issue('metadata', `key ${JSON.stringify(bad)} must match [A-Za-z_][A-Za-z0-9_]{0,63}`, index);
+  const [reserved] = reservedKeyPaths(value);
+  if (reserved !== undefined) return issue('metadata', `key ${JSON.stringify(reserved.split('.').pop())} at ${reserved} ${RESERVED_KEYS_REASON}`, index);
   // PostgreSQL's jsonb cannot hold the NUL character.
   if (JSON.stringify(value).includes('\\u0000')) return issue('metadata', 'must not contain NUL characters', index);
   if (Buffer.byteLength(JSON.stringify(value)) > METADATA_MAX_BYTES) return issue('metadata', `must be at most ${METADATA_MAX_BYTES} bytes as JSON`, index);

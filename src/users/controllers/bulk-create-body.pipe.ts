@@ -1,0 +1,54 @@
+import { Injectable, type PipeTransform } from '@nestjs/common';
+import { ValidationFailedError, type FieldIssue } from '../../errors/domain-error';
+import { canonicalEmail, emailProblem } from '../email';
+import { BulkCreateDto } from '../dto/bulk.dto';
+import { bulkItemIssues } from '../repository/user-bulk';
+import type { NewUser } from '../user.model';
+import { bodyIssues } from '../../validation/validation.pipe';
+
+// POST /users/bulk is all or nothing, so one 400 lists every invalid item by index, whichever
+// layer finds it: the DTO's schema, the repository's item rules (password or hash, control
+// characters, ...) and, once some item is invalid, the duplicates inside the batch. Each issue is
+// `{ field: 'users.<i>.<name>', reason, index }`. A batch whose only problem is duplicates goes on
+// to the repository, which answers 409 with every conflict (inside the batch and with live users).
+@Injectable()
+export class BulkCreateBodyPipe implements PipeTransform<unknown, Promise<NewUser[]>> {
+  async transform(body: unknown): Promise<NewUser[]> {
+    const schema = (await bodyIssues(BulkCreateDto, body)).map((i) => withIndex(i.field, i.reason));
+    const items: unknown = (body as { users?: unknown } | null)?.users;
+    const list = Array.isArray(items) ? (items as unknown[]) : [];
+    const rules = bulkItemIssues(list).map((i) => (i.index === undefined ? i : withIndex(itemPath(i.index, i.field), i.reason)));
+    const unseen = rules.filter((rule) => !schema.some((known) => overlaps(known.field, rule.field)));
+    if (schema.length === 0 && unseen.length === 0) return list as NewUser[];
+    const issues = [...schema, ...unseen, ...duplicateIssues(list)];
+    throw new ValidationFailedError(issues.sort((a, b) => (a.index ?? -1) - (b.index ?? -1) || a.field.localeCompare(b.field)));
+  }
+}
+
+function itemPath(index: number, field: string): string {
+  return field === 'user' ? `users.${index}` : `users.${index}.${field}`;
+}
+
+function withIndex(field: string, reason: string): FieldIssue {
+  const item = /^users\.(\d+)(?:\.|$)/.exec(field);
+  return item ? { field, reason, index: Number(item[1]) } : { field, reason };
+}
+
+// One field, or one inside the other (`users.2` and `users.2.email`): the schema's word stands.
+function overlaps(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
+}
+
+function duplicateIssues(items: unknown[]): FieldIssue[] {
+  const first = new Map<string, number>();
+  const issues: FieldIssue[] = [];
+  items.forEach((item, index) => {
+    const email: unknown = (item as { email?: unknown } | null)?.email;
+    if (typeof email !== 'string' || emailProblem(email) !== undefined) return;
+    const canonical = canonicalEmail(email);
+    const earlier = first.get(canonical);
+    if (earlier === undefined) first.set(canonical, index);
+    else issues.push({ field: `users.${index}.email`, reason: `is the same address as users.${earlier}.email`, index });
+  });
+  return issues;
+}
