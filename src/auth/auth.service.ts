@@ -22,9 +22,9 @@ export class AuthService {
     private readonly limiter: LoginLimiter,
   ) {}
 
-  async login(email: string, password: string, clientAddress: string): Promise<IssuedToken> {
+  // The attempt has already been counted against the client address (LoginAttemptGuard).
+  async login(email: string, password: string): Promise<IssuedToken> {
     const account = canonicalEmail(email);
-    await this.limiter.countAddressAttempt(clientAddress);
     await this.limiter.assertAccountNotLocked(account);
     const credentials = await this.verified(await this.users.getCredentialsByEmail(email), password);
     if (!credentials) {

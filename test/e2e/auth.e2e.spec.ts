@@ -400,6 +400,18 @@ describe('auth rate limits (e2e)', () => {
     expect(elsewhere.statusCode).toBe(200);
   });
 
+  it('counts attempts that validation rejects against the address too', async () => {
+    const address = uniqueClientAddress();
+    const { user, password } = await t.factories.createUser();
+    const invalid = [{ email: 42, password }, { email: user.email }, { email: user.email, password, extra: 1 }, {}, { email: [user.email], password }];
+    const statuses: number[] = [];
+    for (const body of invalid) statuses.push((await loginFrom(t.app, address, body)).statusCode);
+    expect(statuses).toEqual([400, 400, 400, 400, 400]);
+    const next = await loginFrom(t.app, address, { email: user.email, password });
+    expect(next.statusCode).toBe(429);
+    expect(next.headers['retry-after']).toMatch(/^\d+$/);
+  });
+
   it('limits password changes per account, counting each change once', async () => {
     const { user } = await t.factories.createUser({ password: 'password-0' });
     const responses: request.Response[] = [];
