@@ -53,6 +53,22 @@ export class AuthController {
     return toUserResponse(await this.auth.currentUser(caller.id));
   }
 
+  // Ends all of the caller's tokens, not just the one presented: tokens are stateless, so one of
+  // them alone cannot be revoked without a deny-list; this is also "sign out everywhere".
+  // Not throttled: it needs a valid token, costs one UPDATE, and only ever harms the caller.
+  @Post('logout')
+  @Audited('auth.logout')
+  @Roles()
+  @NoThrottle()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiBearerAuth()
+  @ApiOperation({ operationId: 'logout', summary: "End every token of the caller (all sessions, on every device)" })
+  @ApiNoContentResponse({ description: 'Every token issued to the caller so far stops working; log in again for a new one' })
+  @ApiUnauthorizedResponse({ description: 'Missing, invalid, expired or retired token' })
+  logout(@CurrentUser() caller: AuthenticatedUser): Promise<void> {
+    return this.auth.logout(caller.id);
+  }
+
   @Put('password')
   @Audited('auth.password-change')
   @Roles()

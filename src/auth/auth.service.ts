@@ -32,8 +32,13 @@ export class AuthService {
       throw new UnauthenticatedError(LOGIN_FAILED);
     }
     await this.users.updateLastLogin(credentials.id);
-    const version = await this.upgradeHash(credentials, password);
-    return this.tokens.issue({ sub: credentials.id, ver: version, roles: credentials.roles });
+    const current = await this.upgradeHash(credentials, password);
+    return this.tokens.issue({ sub: current.id, ver: current.version, tep: current.tokenEpoch, roles: current.roles });
+  }
+
+  // Ends every token issued to the caller so far, on every device: the token epoch rotates.
+  async logout(userId: string): Promise<void> {
+    if (!(await this.users.endUserSessions(userId))) throw new UnauthenticatedError('Invalid or expired token');
   }
 
   async currentUser(userId: string): Promise<User> {
@@ -56,11 +61,11 @@ export class AuthService {
   }
 
   // Replaces a hash below today's policy (e.g. an imported bcrypt one) with argon2id. That bumps
-  // the user's version, so the token about to be issued carries the new one.
-  private async upgradeHash(credentials: UserCredentials, password: string): Promise<number> {
-    if (!needsRehash(credentials.hashedPassword)) return credentials.version;
+  // the user's version and rotates its token epoch, so the token about to be issued carries the new ones.
+  private async upgradeHash(credentials: UserCredentials, password: string): Promise<UserCredentials> {
+    if (!needsRehash(credentials.hashedPassword)) return credentials;
     await this.users.changeUserPassword(credentials.id, await hashPassword(password));
-    return (await this.users.getCredentialsById(credentials.id))?.version ?? credentials.version + 1;
+    return (await this.users.getCredentialsById(credentials.id)) ?? credentials;
   }
 
   // The credentials when the account may log in with this password, else null. Costs one argon2

@@ -147,6 +147,14 @@ export class UserWrites {
     await this.update(id, 'hashed_password = $2', 'u.deleted_at IS NULL', undefined, [newHashedPassword]);
   }
 
+  // Ends every access token issued to the user so far (logout): a new token epoch, no version
+  // bump, since nothing a client sees about the user changed. False when there is no live user.
+  async rotateTokenEpoch(id: string): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    const rows = await this.write(`UPDATE users u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id`, [id]);
+    return rows.length > 0;
+  }
+
   // async so that an invalid role rejects the returned promise instead of throwing at the call.
   async assignRoleToUser(id: string, role: string): Promise<User> {
     this.assertRole(role);
