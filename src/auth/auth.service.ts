@@ -31,8 +31,10 @@ export class AuthService {
       await this.limiter.countAccountFailure(account);
       throw new UnauthenticatedError(LOGIN_FAILED);
     }
-    await this.users.updateLastLogin(credentials.id);
     const current = await this.upgradeHash(credentials, password);
+    // The password was changed while this login verified the old one: no token from stale credentials.
+    if (!current) throw new UnauthenticatedError(LOGIN_FAILED);
+    await this.users.updateLastLogin(credentials.id);
     return this.tokens.issue({ sub: current.id, ver: current.version, tep: current.tokenEpoch, roles: current.roles });
   }
 
@@ -54,18 +56,20 @@ export class AuthService {
   async changeOwnPassword(userId: string, currentPassword: string, newPassword: string): Promise<void> {
     const issue = passwordIssue(newPassword, 'newPassword');
     if (issue) throw new UserValidationError([issue]);
-    if (!(await this.verified(await this.users.getCredentialsById(userId), currentPassword))) {
+    const credentials = await this.verified(await this.users.getCredentialsById(userId), currentPassword);
+    // Conditional on the hash just verified: of two concurrent changes with the same current
+    // password, the second finds a new hash and fails as a wrong current password.
+    if (!credentials || !(await this.users.replaceUserPasswordHash(userId, credentials.hashedPassword, await hashPassword(newPassword)))) {
       throw UserValidationError.field('currentPassword', 'does not match the current password');
     }
-    await this.users.changeUserPassword(userId, await hashPassword(newPassword));
   }
 
-  // Replaces a hash below today's policy (e.g. an imported bcrypt one) with argon2id. That bumps
-  // the user's version and rotates its token epoch, so the token about to be issued carries the new ones.
-  private async upgradeHash(credentials: UserCredentials, password: string): Promise<UserCredentials> {
+  // Replaces a hash below today's policy (e.g. an imported bcrypt one) with argon2id, only if it is
+  // still the hash just verified (else null: a password set meanwhile must not be undone). That
+  // bumps the version and rotates the token epoch: the token about to be issued carries the new ones.
+  private async upgradeHash(credentials: UserCredentials, password: string): Promise<Omit<UserCredentials, 'hashedPassword'> | null> {
     if (!needsRehash(credentials.hashedPassword)) return credentials;
-    await this.users.changeUserPassword(credentials.id, await hashPassword(password));
-    return (await this.users.getCredentialsById(credentials.id)) ?? credentials;
+    return this.users.replaceUserPasswordHash(credentials.id, credentials.hashedPassword, await hashPassword(password));
   }
 
   // The credentials when the account may log in with this password, else null. Costs one argon2

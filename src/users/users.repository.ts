@@ -144,6 +144,11 @@ export class UsersRepository {
   changeUserPassword(id: string, newHashedPassword: string): Promise<void> {
     return this.writes.changeUserPassword(id, newHashedPassword);
   }
+  // For the auth module: sets a new hash only if the stored one is still `expectedHash` (the one
+  // just verified); null when it changed meanwhile.
+  replaceUserPasswordHash(id: string, expectedHash: string, newHashedPassword: string): Promise<UserAuthState | null> {
+    return this.writes.replacePasswordHash(id, expectedHash, newHashedPassword);
+  }
   // Ends every access token of the user (logout); false when there is no live user.
   endUserSessions(id: string): Promise<boolean> {
     return this.writes.rotateTokenEpoch(id);

@@ -239,6 +239,27 @@ describe('auth (e2e)', () => {
       expect(me.body).toMatchObject({ id: user.id, version: user.version + 1 });
     });
 
+    it('lets exactly one of two concurrent changes with the same current password win', async () => {
+      for (let round = 0; round < 4; round += 1) {
+        const { user, password } = await t.factories.createUser();
+        const token = await t.tokenFor(user);
+        const candidates = [`first new password ${round}`, `second new password ${round}`];
+        const responses = await Promise.all(
+          candidates.map((newPassword) =>
+            t.http.put('/auth/password').set('Authorization', `Bearer ${token}`).send({ currentPassword: password, newPassword }),
+          ),
+        );
+        expect(responses.map((r) => r.status).sort()).toEqual([204, 400]);
+        const loser = responses.find((r) => r.status === 400)!;
+        expect(loser.body).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ field: 'currentPassword' }] });
+        const winner = candidates[responses.findIndex((r) => r.status === 204)];
+        const logins = await Promise.all(
+          [winner, ...candidates.filter((c) => c !== winner), password].map((p) => t.http.post('/auth/login').send({ email: user.email, password: p })),
+        );
+        expect(logins.map((r) => r.status)).toEqual([200, 401, 401]);
+      }
+    });
+
     it('rejects a wrong current password with 400 and changes nothing', async () => {
       const { user, password } = await t.factories.createUser();
       const token = await t.tokenFor(user);
