@@ -54,7 +54,7 @@ export class AuthService {
   // per account before this runs, so a stolen token cannot be used to guess the current password).
   // The version bump retires every token issued so far.
   async changeOwnPassword(userId: string, currentPassword: string, newPassword: string): Promise<void> {
-    const issue = passwordIssue(newPassword, 'newPassword');
+    const issue = passwordIssue(newPassword, 'newPassword', undefined, (await this.users.getUserById(userId)) ?? {});
     if (issue) throw new UserValidationError([issue]);
     const credentials = await this.verified(await this.users.getCredentialsById(userId), currentPassword);
     // Conditional on the hash just verified: of two concurrent changes with the same current

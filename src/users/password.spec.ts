@@ -38,8 +38,26 @@ describe('password hashing', () => {
 
 describe('passwordIssue', () => {
   it('accepts 8 to 128 characters', () => {
-    expect(passwordIssue('12345678')).toBeUndefined();
-    expect(passwordIssue('x'.repeat(128))).toBeUndefined();
+    expect(passwordIssue('q7#Lm2pX')).toBeUndefined();
+    expect(passwordIssue('x'.repeat(127) + 'y')).toBeUndefined();
+  });
+
+  it.each(['12345678', 'password', 'PASSWORD', 'Ｐａｓｓｗｏｒｄ', 'qwertyuiop', 'iloveyou1', 'admin123', ' password '])(
+    'refuses the common password %j',
+    (password) => {
+      expect(passwordIssue(password)).toEqual({ field: 'password', reason: 'is one of the most common passwords; choose another' });
+    },
+  );
+
+  it('refuses the email, its local part and the full name of the account, in any case', () => {
+    const owner = { email: 'Ada.Lovelace@Example.com', fullName: 'Ada Lovelace' };
+    for (const password of ['ada.lovelace@example.com', 'ADA.LOVELACE', 'ada lovelace']) {
+      expect(passwordIssue(password, 'newPassword', undefined, owner)).toEqual({
+        field: 'newPassword',
+        reason: 'must not be the email address or the name of the account',
+      });
+    }
+    expect(passwordIssue('ada lovelace 1815', 'password', undefined, owner)).toBeUndefined();
   });
 
   it.each([['1234567'], ['x'.repeat(129)], [12345678], [null]])('rejects %j', (password) => {

@@ -1,5 +1,6 @@
 import { hash, verify } from '@node-rs/argon2';
 import { verify as verifyBcrypt } from '@node-rs/bcrypt';
+import { dictionary } from '@zxcvbn-ts/language-common';
 import type { FieldIssue } from '../errors/domain-error';
 
 export const PASSWORD_MIN_LENGTH = 8;
@@ -17,14 +18,52 @@ const BCRYPT = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
 const MAX_ARGON2 = { memoryCost: 65536, timeCost: 10, parallelism: 4 };
 const MAX_BCRYPT_COST = 14;
 
-export function passwordIssue(password: unknown, field = 'password', index?: number): FieldIssue | undefined {
+// Whose password it is: a password equal to the account's own email, its local part or the full
+// name is the first thing an attacker tries.
+export interface PasswordOwner {
+  email?: unknown;
+  fullName?: unknown;
+}
+
+export function passwordIssue(password: unknown, field = 'password', index?: number, owner: PasswordOwner = {}): FieldIssue | undefined {
   let reason: string | undefined;
   if (typeof password !== 'string') reason = 'must be a string';
   else if (password.length < PASSWORD_MIN_LENGTH || password.length > PASSWORD_MAX_LENGTH) {
     reason = `must be ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters`;
+  } else if (commonPasswords().has(folded(password))) {
+    reason = 'is one of the most common passwords; choose another';
+  } else if (ownerNames(owner).includes(folded(password))) {
+    reason = 'must not be the email address or the name of the account';
   }
   if (reason === undefined) return undefined;
   return index === undefined ? { field, reason } : { field, reason, index };
+}
+
+// Compared after NFKC and case folding, so 'PASSWORD' and full-width 'Ｐａｓｓｗｏｒｄ' are 'password'.
+function folded(value: string): string {
+  return value.normalize('NFKC').toLowerCase().trim();
+}
+
+function ownerNames({ email, fullName }: PasswordOwner): string[] {
+  const names: string[] = [];
+  if (typeof email === 'string' && email.trim() !== '') {
+    names.push(folded(email));
+    const at = email.lastIndexOf('@');
+    if (at > 0) names.push(folded(email.slice(0, at)));
+  }
+  if (typeof fullName === 'string' && fullName.trim() !== '') names.push(folded(fullName));
+  return names;
+}
+
+// The whole ranked list of @zxcvbn-ts/language-common 4.1.3 (49,233 passwords from breach
+// corpora, most common first; ASVS 6.2.4 asks for at least the top 3,000): a kept list, not a
+// hand-written one. Only entries that the length rule lets through matter. Built on first use.
+let common: ReadonlySet<string> | undefined;
+function commonPasswords(): ReadonlySet<string> {
+  common ??= new Set(
+    dictionary['passwords-common'].filter((p) => p.length >= PASSWORD_MIN_LENGTH && p.length <= PASSWORD_MAX_LENGTH).map(folded),
+  );
+  return common;
 }
 
 export function hashPassword(password: string): Promise<string> {

@@ -23,7 +23,7 @@ export class UserWrites {
   ) {}
 
   async createUserWithValidation(email: string, password: string, extra: { fullName?: string | null } = {}): Promise<User> {
-    const issues = [emailIssue(email), passwordIssue(password), fullNameIssue(extra.fullName)].filter((i): i is FieldIssue => !!i);
+    const issues = [emailIssue(email), passwordIssue(password, 'password', undefined, { email, fullName: extra.fullName }), fullNameIssue(extra.fullName)].filter((i): i is FieldIssue => !!i);
     if (issues.length) throw new UserValidationError(issues);
     // Cheap duplicate check first so a taken address does not cost a hash; the unique index
     // still decides under concurrency.
