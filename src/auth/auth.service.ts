@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { UnauthenticatedError } from '../errors/domain-error';
 import { canonicalEmail } from '../users/email';
-import { burnPasswordVerification, hashPassword, isPasswordHash, needsRehash, passwordIssue, verifyPassword } from '../users/password';
+import { checkPassword, hashPassword, needsRehash, passwordIssue } from '../users/password';
 import type { User, UserCredentials } from '../users/user.model';
 import { UserValidationError } from '../users/users.errors';
 import { UsersRepository } from '../users/users.repository';
@@ -72,13 +72,11 @@ export class AuthService {
     return this.users.replaceUserPasswordHash(credentials.id, credentials.hashedPassword, await hashPassword(password));
   }
 
-  // The credentials when the account may log in with this password, else null. Costs one argon2
-  // verification whatever the outcome, so timing does not tell which check failed.
+  // The credentials when the account may log in with this password, else null. Takes the time of
+  // one policy-cost verification whatever the outcome and the kind of hash (see checkPassword),
+  // so timing does not tell which check failed.
   private async verified(credentials: UserCredentials | null, password: string): Promise<UserCredentials | null> {
-    if (!credentials || !credentials.isActive || !isPasswordHash(credentials.hashedPassword)) {
-      await burnPasswordVerification(password);
-      return null;
-    }
-    return (await verifyPassword(credentials.hashedPassword, password)) ? credentials : null;
+    const usable = credentials?.isActive ? credentials.hashedPassword : undefined;
+    return (await checkPassword(usable, password)) ? credentials : null;
   }
 }
