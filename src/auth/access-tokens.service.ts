@@ -5,9 +5,12 @@ import { UnauthenticatedError } from '../errors/domain-error';
 
 // The claims of an access token: `ver` is the user's version when the token was issued, so any
 // change that bumps it (password, deactivation, deletion, roles, anonymization) retires the token.
+// `tep` is the user row's token epoch: random per row and rotated on credential changes and
+// logout, so a token never outlives its row (a version restarts at 1 when an id is re-imported).
 export interface AccessTokenClaims {
   sub: string;
   ver: number;
+  tep: string;
   roles: string[];
 }
 
@@ -37,10 +40,10 @@ export class AccessTokens {
     } catch {
       throw new UnauthenticatedError('Invalid or expired token');
     }
-    const { sub, ver, roles } = payload;
-    if (typeof sub !== 'string' || !Number.isInteger(ver) || !Array.isArray(roles)) {
+    const { sub, ver, tep, roles } = payload;
+    if (typeof sub !== 'string' || !Number.isInteger(ver) || typeof tep !== 'string' || !Array.isArray(roles)) {
       throw new UnauthenticatedError('Invalid or expired token');
     }
-    return { sub, ver: ver as number, roles: roles.filter((r): r is string => typeof r === 'string') };
+    return { sub, ver: ver as number, tep, roles: roles.filter((r): r is string => typeof r === 'string') };
   }
 }

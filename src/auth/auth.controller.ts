@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Post, Put, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Post, Put, UseGuards } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiNoContentResponse,
@@ -8,7 +8,6 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
 import { Audited } from '../audit/audit.decorators';
 import { NoThrottle, SensitiveRoute } from '../throttling/throttling.decorators';
 import { toUserResponse, UserResponseDto } from '../users/dto/user-response.dto';
@@ -17,6 +16,7 @@ import { CurrentUser, type AuthenticatedUser } from './authenticated-user';
 import { AccessTokenDto } from './dto/access-token.dto';
 import { ChangePasswordDto } from './dto/change-password.dto';
 import { LoginDto } from './dto/login.dto';
+import { LoginAttemptGuard } from './login-attempt.guard';
 import { Public } from './public.decorator';
 import { Roles } from './roles.decorator';
 
@@ -26,19 +26,20 @@ export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
   // Not under the shared throttler: login has its own limiter (per address for every attempt,
-  // per account for failures only), which the throttler's per-route counting cannot express.
+  // counted by LoginAttemptGuard before validation; per account for failures only), which the
+  // throttler's per-route counting cannot express.
   @Post('login')
   @Audited('auth.login')
   @Public()
   @NoThrottle()
+  @UseGuards(LoginAttemptGuard)
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ operationId: 'login', summary: 'Exchange email and password for a bearer token' })
   @ApiOkResponse({ type: AccessTokenDto })
   @ApiUnauthorizedResponse({ description: 'Unknown email, wrong password, or an account that cannot log in (one body for all)' })
   @ApiTooManyRequestsResponse({ description: 'Too many attempts from this address or failures for this account; see Retry-After' })
-  login(@Body() body: LoginDto, @Req() request: FastifyRequest): Promise<AccessTokenDto> {
-    // request.ip honours TRUST_PROXY only: a client cannot pick its address with X-Forwarded-For.
-    return this.auth.login(body.email, body.password, request.ip);
+  login(@Body() body: LoginDto): Promise<AccessTokenDto> {
+    return this.auth.login(body.email, body.password);
   }
 
   @Get('me')
@@ -50,6 +51,22 @@ export class AuthController {
   @ApiUnauthorizedResponse({ description: 'Missing, invalid, expired or retired token' })
   async getCurrentUser(@CurrentUser() caller: AuthenticatedUser): Promise<UserResponseDto> {
     return toUserResponse(await this.auth.currentUser(caller.id));
+  }
+
+  // Ends all of the caller's tokens, not just the one presented: tokens are stateless, so one of
+  // them alone cannot be revoked without a deny-list; this is also "sign out everywhere".
+  // Not throttled: it needs a valid token, costs one UPDATE, and only ever harms the caller.
+  @Post('logout')
+  @Audited('auth.logout')
+  @Roles()
+  @NoThrottle()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiBearerAuth()
+  @ApiOperation({ operationId: 'logout', summary: "End every token of the caller (all sessions, on every device)" })
+  @ApiNoContentResponse({ description: 'Every token issued to the caller so far stops working; log in again for a new one' })
+  @ApiUnauthorizedResponse({ description: 'Missing, invalid, expired or retired token' })
+  logout(@CurrentUser() caller: AuthenticatedUser): Promise<void> {
+    return this.auth.logout(caller.id);
   }
 
   @Put('password')

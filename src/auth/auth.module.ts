@@ -10,6 +10,7 @@ import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { resolveJwtSecret } from './jwt-secret';
+import { LoginAttemptGuard } from './login-attempt.guard';
 import { LoginLimiter } from './login-limiter.service';
 import { RolesGuard } from './roles.guard';
 
@@ -34,7 +35,7 @@ import { RolesGuard } from './roles.guard';
     }),
   ],
   controllers: [AuthController],
-  providers: [AccessTokens, AuthService, LoginLimiter, AdminBootstrap, JwtAuthGuard, RolesGuard],
+  providers: [AccessTokens, AuthService, LoginLimiter, LoginAttemptGuard, AdminBootstrap, JwtAuthGuard, RolesGuard],
   exports: [JwtAuthGuard, RolesGuard, AdminBootstrap],
 })
 export class AuthModule {}

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { UnauthenticatedError } from '../errors/domain-error';
 import { canonicalEmail } from '../users/email';
-import { burnPasswordVerification, hashPassword, isPasswordHash, needsRehash, passwordIssue, verifyPassword } from '../users/password';
+import { checkPassword, hashPassword, needsRehash, passwordIssue } from '../users/password';
 import type { User, UserCredentials } from '../users/user.model';
 import { UserValidationError } from '../users/users.errors';
 import { UsersRepository } from '../users/users.repository';
@@ -22,18 +22,25 @@ export class AuthService {
     private readonly limiter: LoginLimiter,
   ) {}
 
-  async login(email: string, password: string, clientAddress: string): Promise<IssuedToken> {
+  // The attempt has already been counted against the client address (LoginAttemptGuard).
+  async login(email: string, password: string): Promise<IssuedToken> {
     const account = canonicalEmail(email);
-    await this.limiter.countAddressAttempt(clientAddress);
     await this.limiter.assertAccountNotLocked(account);
     const credentials = await this.verified(await this.users.getCredentialsByEmail(email), password);
     if (!credentials) {
       await this.limiter.countAccountFailure(account);
       throw new UnauthenticatedError(LOGIN_FAILED);
     }
+    const current = await this.upgradeHash(credentials, password);
+    // The password was changed while this login verified the old one: no token from stale credentials.
+    if (!current) throw new UnauthenticatedError(LOGIN_FAILED);
     await this.users.updateLastLogin(credentials.id);
-    const version = await this.upgradeHash(credentials, password);
-    return this.tokens.issue({ sub: credentials.id, ver: version, roles: credentials.roles });
+    return this.tokens.issue({ sub: current.id, ver: current.version, tep: current.tokenEpoch, roles: current.roles });
+  }
+
+  // Ends every token issued to the caller so far, on every device: the token epoch rotates.
+  async logout(userId: string): Promise<void> {
+    if (!(await this.users.endUserSessions(userId))) throw new UnauthenticatedError('Invalid or expired token');
   }
 
   async currentUser(userId: string): Promise<User> {
@@ -47,29 +54,29 @@ export class AuthService {
   // per account before this runs, so a stolen token cannot be used to guess the current password).
   // The version bump retires every token issued so far.
   async changeOwnPassword(userId: string, currentPassword: string, newPassword: string): Promise<void> {
-    const issue = passwordIssue(newPassword, 'newPassword');
+    const issue = passwordIssue(newPassword, 'newPassword', undefined, (await this.users.getUserById(userId)) ?? {});
     if (issue) throw new UserValidationError([issue]);
-    if (!(await this.verified(await this.users.getCredentialsById(userId), currentPassword))) {
+    const credentials = await this.verified(await this.users.getCredentialsById(userId), currentPassword);
+    // Conditional on the hash just verified: of two concurrent changes with the same current
+    // password, the second finds a new hash and fails as a wrong current password.
+    if (!credentials || !(await this.users.replaceUserPasswordHash(userId, credentials.hashedPassword, await hashPassword(newPassword)))) {
       throw UserValidationError.field('currentPassword', 'does not match the current password');
     }
-    await this.users.changeUserPassword(userId, await hashPassword(newPassword));
   }
 
-  // Replaces a hash below today's policy (e.g. an imported bcrypt one) with argon2id. That bumps
-  // the user's version, so the token about to be issued carries the new one.
-  private async upgradeHash(credentials: UserCredentials, password: string): Promise<number> {
-    if (!needsRehash(credentials.hashedPassword)) return credentials.version;
-    await this.users.changeUserPassword(credentials.id, await hashPassword(password));
-    return (await this.users.getCredentialsById(credentials.id))?.version ?? credentials.version + 1;
+  // Replaces a hash below today's policy (e.g. an imported bcrypt one) with argon2id, only if it is
+  // still the hash just verified (else null: a password set meanwhile must not be undone). That
+  // bumps the version and rotates the token epoch: the token about to be issued carries the new ones.
+  private async upgradeHash(credentials: UserCredentials, password: string): Promise<Omit<UserCredentials, 'hashedPassword'> | null> {
+    if (!needsRehash(credentials.hashedPassword)) return credentials;
+    return this.users.replaceUserPasswordHash(credentials.id, credentials.hashedPassword, await hashPassword(password));
   }
 
-  // The credentials when the account may log in with this password, else null. Costs one argon2
-  // verification whatever the outcome, so timing does not tell which check failed.
+  // The credentials when the account may log in with this password, else null. Takes the time of
+  // one policy-cost verification whatever the outcome and the kind of hash (see checkPassword),
+  // so timing does not tell which check failed.
   private async verified(credentials: UserCredentials | null, password: string): Promise<UserCredentials | null> {
-    if (!credentials || !credentials.isActive || !isPasswordHash(credentials.hashedPassword)) {
-      await burnPasswordVerification(password);
-      return null;
-    }
-    return (await verifyPassword(credentials.hashedPassword, password)) ? credentials : null;
+    const usable = credentials?.isActive ? credentials.hashedPassword : undefined;
+    return (await checkPassword(usable, password)) ? credentials : null;
   }
 }

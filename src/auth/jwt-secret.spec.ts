@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JWT_SECRET_FILE, resolveJwtSecret } from './jwt-secret';
@@ -25,6 +25,19 @@ describe('resolveJwtSecret', () => {
     expect(second).toBe(first);
     expect(readFileSync(join(dataDir, JWT_SECRET_FILE), 'utf8')).toBe(first);
     expect(statSync(join(dataDir, JWT_SECRET_FILE)).mode & 0o777).toBe(0o600);
+  });
+
+  it.each([
+    ['0640', 0o640],
+    ['0604', 0o604],
+    ['0644', 0o644],
+  ])('refuses a secret file that group or others can read (mode %s), naming the file', (label, mode) => {
+    const dataDir = freshDir();
+    resolveJwtSecret({ jwtSecret: undefined, nodeEnv: 'development', dataDir });
+    chmodSync(join(dataDir, JWT_SECRET_FILE), mode);
+    expect(() => resolveJwtSecret({ jwtSecret: undefined, nodeEnv: 'development', dataDir })).toThrow(
+      new RegExp(`${JWT_SECRET_FILE} is open to group or others \\(mode ${label}\\).*chmod 600`),
+    );
   });
 
   it('refuses a secret file that holds too short a secret', () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppConfig } from '../config/app-config';
 
@@ -22,6 +22,12 @@ function readOrCreateSecretFile(dataDir: string): string {
     writeFileSync(path, randomBytes(48).toString('base64url'), { mode: 0o600, flag: 'wx' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  // Anyone who can read the file can sign admin tokens: refuse to use a file others may have read,
+  // rather than quietly go on with a secret that may already be known.
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new Error(`${path} is open to group or others (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it, or delete it to generate a new secret`);
   }
   const secret = readFileSync(path, 'utf8').trim();
   if (secret.length < 32) throw new Error(`${path} holds no usable JWT secret; delete it to generate a new one`);

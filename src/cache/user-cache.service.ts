@@ -2,9 +2,10 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { withTimeout } from '../common/with-timeout';
 import { AppConfig } from '../config/app-config';
-import type { User } from '../users/user.model';
+import { withoutTokenEpoch } from '../users/user-row';
+import type { User, UserAuthState } from '../users/user.model';
 
-type CachedUser = Omit<User, 'deletedAt' | 'createdAt' | 'updatedAt' | 'lastLoginAt'> & {
+type CachedUser = Omit<UserAuthState, 'deletedAt' | 'createdAt' | 'updatedAt' | 'lastLoginAt'> & {
   deletedAt: string | null;
   createdAt: string;
   updatedAt: string;
@@ -29,11 +30,18 @@ export class UserCache implements OnModuleDestroy {
   ) {}
 
   async get(id: string): Promise<User | undefined> {
-    const cached = await this.timeBoxed('get', () => this.cache.get<CachedUser>(key(id)));
-    return cached ? fromCache(cached) : undefined;
+    const state = await this.getAuthState(id);
+    return state && withoutTokenEpoch(state);
   }
 
-  async set(user: User): Promise<void> {
+  // The entry with the token epoch, for the auth guard. An entry written before the epoch
+  // existed (a rolling deploy sharing Redis) is a miss.
+  async getAuthState(id: string): Promise<UserAuthState | undefined> {
+    const cached = await this.timeBoxed('get', () => this.cache.get<CachedUser>(key(id)));
+    return cached && typeof cached.tokenEpoch === 'string' ? fromCache(cached) : undefined;
+  }
+
+  async set(user: UserAuthState): Promise<void> {
     await this.timeBoxed('set', () => this.cache.set(key(user.id), toCache(user), this.config.cacheTtlMs));
   }
 
@@ -99,7 +107,7 @@ export class UserCache implements OnModuleDestroy {
   }
 }
 
-function toCache(user: User): CachedUser {
+function toCache(user: UserAuthState): CachedUser {
   return {
     ...user,
     deletedAt: user.deletedAt?.toISOString() ?? null,
@@ -109,7 +117,7 @@ function toCache(user: User): CachedUser {
   };
 }
 
-function fromCache(cached: CachedUser): User {
+function fromCache(cached: CachedUser): UserAuthState {
   return {
     ...cached,
     deletedAt: cached.deletedAt === null ? null : new Date(cached.deletedAt),

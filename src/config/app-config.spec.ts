@@ -123,14 +123,18 @@ describe('parseEnv', () => {
     expect(parseEnv({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
   });
 
-  it('requires a JWT_SECRET of at least 32 characters in production only', () => {
+  it('requires JWT_SECRET in production, and refuses one shorter than 32 characters in every mode', () => {
     expect(configError({ NODE_ENV: 'production' }).variable).toBe('JWT_SECRET');
-    expect(configError({ NODE_ENV: 'production', JWT_SECRET: 'short' }).variable).toBe('JWT_SECRET');
-    expect(parseEnv({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }).jwtSecret).toBe('x'.repeat(32));
+    for (const NODE_ENV of ['production', 'development', 'test']) {
+      expect(configError({ NODE_ENV, JWT_SECRET: 'secret' }).variable).toBe('JWT_SECRET');
+      expect(configError({ NODE_ENV, JWT_SECRET: 'x'.repeat(31) }).variable).toBe('JWT_SECRET');
+      expect(parseEnv({ NODE_ENV, JWT_SECRET: 'x'.repeat(32) }).jwtSecret).toBe('x'.repeat(32));
+    }
     expect(parseEnv({ NODE_ENV: 'development' }).jwtSecret).toBeUndefined();
   });
 
-  it('does not echo the rejected production secret', () => {
+  it('does not echo the rejected secret', () => {
     expect(configError({ NODE_ENV: 'production', JWT_SECRET: 'hunter2' }).message).not.toContain('hunter2');
+    expect(configError({ NODE_ENV: 'development', JWT_SECRET: 'hunter2' }).message).not.toContain('hunter2');
   });
 });

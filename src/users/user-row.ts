@@ -1,4 +1,4 @@
-import type { User } from './user.model';
+import type { User, UserAuthState } from './user.model';
 
 // The columns every user read selects: an allow-list, so the hash can never slip into a result.
 export const USER_COLUMNS = `u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
@@ -35,4 +35,16 @@ export function toUser(row: UserRow): User {
     lastLoginAt: row.last_login_at,
     version: row.version,
   };
+}
+
+// A user read with `u.token_epoch::text AS token_epoch` besides USER_COLUMNS.
+export function toUserAuthState(row: UserRow & { token_epoch: string }): UserAuthState {
+  return { ...toUser(row), tokenEpoch: row.token_epoch };
+}
+
+// The User every caller but the auth guard sees: the epoch stays inside the data layer.
+export function withoutTokenEpoch(state: UserAuthState): User {
+  const user: User & { tokenEpoch?: string } = { ...state };
+  delete user.tokenEpoch;
+  return user;
 }

@@ -1,4 +1,4 @@
-import { Check, Column, Entity, Index, OneToMany, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Generated, Index, OneToMany, PrimaryGeneratedColumn } from 'typeorm';
 import { FileEntity } from './file.entity';
 
 // Mirrors the schema that the migrations create; `npm run migration:generate` must find no
@@ -60,6 +60,11 @@ export class UserEntity {
 
   @Column({ type: 'integer', default: 1 })
   version!: number;
+
+  // What access tokens are bound to; rotated by a trigger on credential changes (see migration).
+  @Column({ name: 'token_epoch', type: 'uuid' })
+  @Generated('uuid')
+  tokenEpoch!: string;
 
   @OneToMany(() => FileEntity, (file) => file.user)
   files?: FileEntity[];

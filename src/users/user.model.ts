@@ -27,12 +27,19 @@ export interface UserWithFiles extends User {
   files: UserFile[];
 }
 
+// A user with the epoch its access tokens are bound to: only the auth guard reads this (through
+// UsersRepository.getUserAuthState); every other read returns a plain User.
+export interface UserAuthState extends User {
+  tokenEpoch: string;
+}
+
 export interface UserCredentials {
   id: string;
   hashedPassword: string;
   isActive: boolean;
   roles: string[];
   version: number;
+  tokenEpoch: string;
 }
 
 export interface Page<T> {

@@ -14,6 +14,7 @@ import type {
   Page,
   PageOptions,
   User,
+  UserAuthState,
   UserCredentials,
   UserDefaults,
   UserPatch,
@@ -106,6 +107,10 @@ export class UsersRepository {
   getCredentialsById(id: string): Promise<UserCredentials | null> {
     return this.reads.getCredentialsById(id);
   }
+  // For the auth guard: the live user and the token epoch its tokens must carry (cached).
+  getUserAuthState(id: string): Promise<UserAuthState | null> {
+    return this.reads.getUserAuthState(id);
+  }
 
   // Writes
   createUserWithValidation(email: string, password: string, extra?: { fullName?: string | null }): Promise<User> {
@@ -138,6 +143,15 @@ export class UsersRepository {
   }
   changeUserPassword(id: string, newHashedPassword: string): Promise<void> {
     return this.writes.changeUserPassword(id, newHashedPassword);
+  }
+  // For the auth module: sets a new hash only if the stored one is still `expectedHash` (the one
+  // just verified); null when it changed meanwhile.
+  replaceUserPasswordHash(id: string, expectedHash: string, newHashedPassword: string): Promise<UserAuthState | null> {
+    return this.writes.replacePasswordHash(id, expectedHash, newHashedPassword);
+  }
+  // Ends every access token of the user (logout); false when there is no live user.
+  endUserSessions(id: string): Promise<boolean> {
+    return this.writes.rotateTokenEpoch(id);
   }
   assignRoleToUser(id: string, role: string): Promise<User> {
     return this.writes.assignRoleToUser(id, role);

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { GuardrailError } from '../errors/domain-error';
-import { hashPassword } from './password';
+import { hashPassword, passwordIssue } from './password';
 import type { ImportOptions, ImportRow } from './repository/user-transfer';
 import type { User, UserDefaults, UserPatch } from './user.model';
+import { UserValidationError } from './users.errors';
 import { UsersRepository } from './users.repository';
 
 export const ADMIN_ROLE = 'admin';
@@ -45,7 +46,9 @@ export class UsersService {
   }
 
   async setPassword(id: string, password: string): Promise<void> {
-    await this.users.safeGetUserById(id);
+    const user = await this.users.safeGetUserById(id);
+    const issue = passwordIssue(password, 'password', undefined, user);
+    if (issue) throw new UserValidationError([issue]);
     await this.users.changeUserPassword(id, await hashPassword(password));
   }
 

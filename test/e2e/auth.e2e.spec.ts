@@ -166,6 +166,58 @@ describe('auth (e2e)', () => {
       await t.users.changeUserPassword(user.id, await hashPassword('brand-new-password'));
       await expectRetired(token);
     });
+
+    it('never revives a token of a hard-deleted user whose exported row is imported again with the same id', async () => {
+      const { user, token } = await loggedIn();
+      const admin = `Bearer ${t.adminToken}`;
+      const exported = await t.http.get('/users/export?format=json').set('Authorization', admin).expect(200);
+      const row = (JSON.parse(exported.text) as { id: string; version: number }[]).find((r) => r.id === user.id);
+      expect(row).toMatchObject({ id: user.id, version: 1 });
+      expect(row).not.toHaveProperty('tokenEpoch');
+      const shown = await t.http.get(`/users/${user.id}`).set('Authorization', admin).expect(200);
+      expect(shown.body).not.toHaveProperty('tokenEpoch');
+      expect(await t.users.getUserById(user.id)).not.toHaveProperty('tokenEpoch');
+      await t.http.post('/users/bulk-delete').set('Authorization', admin).send({ ids: [user.id] }).expect(204);
+      await expectRetired(token);
+
+      // The same id, version 1 again, now with the admin role: the old token must stay dead.
+      const imported = await t.http
+        .post('/users/import')
+        .set('Authorization', admin)
+        .send({ users: [{ ...row, roles: ['user', 'admin'] }] })
+        .expect(201);
+      expect(imported.body).toMatchObject({ users: [{ id: user.id, version: 1 }] });
+      await expectRetired(token);
+      await t.http.get('/users').set('Authorization', `Bearer ${token}`).expect(401);
+    });
+  });
+
+  describe('POST /auth/logout', () => {
+    it("ends every token of the caller, and only the caller's, without changing the user", async () => {
+      const { user, password } = await t.factories.createUser();
+      const first = await t.tokenFor(user, password);
+      const second = await t.tokenFor(user, password);
+      const other = await t.factories.createUser();
+      const otherToken = await t.tokenFor(other.user, other.password);
+
+      await t.http.post('/auth/logout').set('Authorization', `Bearer ${first}`).expect(204);
+      for (const token of [first, second]) {
+        const response = await t.http.get('/auth/me').set('Authorization', `Bearer ${token}`).expect(401);
+        expect(response.body).toMatchObject(UNAUTHENTICATED);
+      }
+      await t.http.post('/auth/logout').set('Authorization', `Bearer ${second}`).expect(401);
+      await t.http.get('/auth/me').set('Authorization', `Bearer ${otherToken}`).expect(200);
+      expect((await t.users.getUserById(user.id))?.version).toBe(user.version);
+
+      // Logging in again works, and the new token is not ended by the earlier logout.
+      const fresh = await t.tokenFor(user, password);
+      await t.http.get('/auth/me').set('Authorization', `Bearer ${fresh}`).expect(200);
+    });
+
+    it('needs a token', async () => {
+      const response = await t.http.post('/auth/logout').expect(401);
+      expect(response.body).toMatchObject(UNAUTHENTICATED);
+    });
   });
 
   describe('PUT /auth/password', () => {
@@ -185,6 +237,27 @@ describe('auth (e2e)', () => {
       const fresh = await t.tokenFor(user, 'a-new-password-1');
       const me = await t.http.get('/auth/me').set('Authorization', `Bearer ${fresh}`).expect(200);
       expect(me.body).toMatchObject({ id: user.id, version: user.version + 1 });
+    });
+
+    it('lets exactly one of two concurrent changes with the same current password win', async () => {
+      for (let round = 0; round < 4; round += 1) {
+        const { user, password } = await t.factories.createUser();
+        const token = await t.tokenFor(user);
+        const candidates = [`first new password ${round}`, `second new password ${round}`];
+        const responses = await Promise.all(
+          candidates.map((newPassword) =>
+            t.http.put('/auth/password').set('Authorization', `Bearer ${token}`).send({ currentPassword: password, newPassword }),
+          ),
+        );
+        expect(responses.map((r) => r.status).sort()).toEqual([204, 400]);
+        const loser = responses.find((r) => r.status === 400)!;
+        expect(loser.body).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ field: 'currentPassword' }] });
+        const winner = candidates[responses.findIndex((r) => r.status === 204)];
+        const logins = await Promise.all(
+          [winner, ...candidates.filter((c) => c !== winner), password].map((p) => t.http.post('/auth/login').send({ email: user.email, password: p })),
+        );
+        expect(logins.map((r) => r.status)).toEqual([200, 401, 401]);
+      }
     });
 
     it('rejects a wrong current password with 400 and changes nothing', async () => {
@@ -398,6 +471,18 @@ describe('auth rate limits (e2e)', () => {
 
     const elsewhere = await loginFrom(t.app, uniqueClientAddress(), { email: user.email, password });
     expect(elsewhere.statusCode).toBe(200);
+  });
+
+  it('counts attempts that validation rejects against the address too', async () => {
+    const address = uniqueClientAddress();
+    const { user, password } = await t.factories.createUser();
+    const invalid = [{ email: 42, password }, { email: user.email }, { email: user.email, password, extra: 1 }, {}, { email: [user.email], password }];
+    const statuses: number[] = [];
+    for (const body of invalid) statuses.push((await loginFrom(t.app, address, body)).statusCode);
+    expect(statuses).toEqual([400, 400, 400, 400, 400]);
+    const next = await loginFrom(t.app, address, { email: user.email, password });
+    expect(next.statusCode).toBe(429);
+    expect(next.headers['retry-after']).toMatch(/^\d+$/);
   });
 
   it('limits password changes per account, counting each change once', async () => {

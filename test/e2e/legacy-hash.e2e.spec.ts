@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { hash as hashBcrypt } from '@node-rs/bcrypt';
 import { createTestApp, uniqueEmail, type TestApp } from '../harness/create-test-app';
 
@@ -21,4 +22,34 @@ describe('a user imported with a bcrypt hash', () => {
     await t.http.post('/auth/login').send({ email, password: 'legacy password 1' }).expect(200);
     await t.http.post('/auth/login').send({ email, password: 'wrong password 1' }).expect(401);
   });
+
+  // The upgrade is a conditional write on the hash that was verified: a password set meanwhile
+  // wins, the login that raced it fails, and no token is issued from the stale credentials.
+  it('never undoes a password set while a login upgrades the hash (24 raced rounds)', async () => {
+    const email = uniqueEmail('legacy-race');
+    const oldHash = await hashBcrypt('legacy password 1', 4);
+    await t.http.post('/users/import').set('authorization', `Bearer ${t.adminToken}`).send({ users: [{ email, hashedPassword: oldHash }] }).expect(201);
+    const id = (await t.users.getCredentialsByEmail(email))!.id;
+    const failures: string[] = [];
+    for (let round = 0; round < 24; round += 1) {
+      await t.users.changeUserPassword(id, oldHash);
+      const newPassword = `new password ${round} ${randomUUID()}`;
+      const [login, set] = await Promise.all([
+        t.http.post('/auth/login').send({ email, password: 'legacy password 1' }),
+        t.http.put(`/users/${id}/password`).set('authorization', `Bearer ${t.adminToken}`).send({ password: newPassword }),
+      ]);
+      expect(set.status).toBe(204);
+      expect([200, 401]).toContain(login.status);
+      const withNew = await t.http.post('/auth/login').send({ email, password: newPassword });
+      const withOld = await t.http.post('/auth/login').send({ email, password: 'legacy password 1' });
+      if (withNew.status !== 200 || withOld.status !== 401) failures.push(`round ${round}: new ${withNew.status}, old ${withOld.status}`);
+      if (login.status === 200) {
+        // A token from the raced login is only good if it was issued for the credentials that won.
+        const me = await t.http.get('/auth/me').set('authorization', `Bearer ${(login.body as { accessToken: string }).accessToken}`);
+        if (me.status !== 401) failures.push(`round ${round}: the raced login's token still works`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
 });
+

@@ -6,7 +6,7 @@ import { UserAlreadyExistsError } from '../../src/users/users.errors';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
 import { createUser, factoryPasswordHash, uniqueEmail } from '../support/user-factory';
 
-const BCRYPT_HASH = '$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW';
+const BCRYPT_HASH = '$2b$07$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW';
 const HASH_VALUE = /^\$argon2|^\$2[aby]\$/;
 const HASH_KEY = /^(hashedPassword|hashed_password)$/;
 

@@ -8,7 +8,7 @@ import { createUser, factoryPasswordHash, uniqueEmail } from '../support/user-fa
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 const ARGON2ID_OWASP_PREFIX = '$argon2id$v=19$m=19456,t=2,p=1$';
-const BCRYPT_HASH = '$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW';
+const BCRYPT_HASH = '$2b$07$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW';
 
 describe('UsersRepository writes', () => {
   let ctx: RepositoryContext;

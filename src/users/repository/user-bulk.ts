@@ -199,7 +199,7 @@ function rowIssues(user: NewUser, index: number, allowMissingPassword: boolean):
   if (user.password !== undefined && user.hashedPassword !== undefined) {
     issues.push({ field: 'password', reason: 'give either password or hashedPassword, not both', index });
   } else if (user.password !== undefined) {
-    issues.push(passwordIssue(user.password, 'password', index));
+    issues.push(passwordIssue(user.password, 'password', index, user));
   } else if (user.hashedPassword !== undefined) {
     if (!isPasswordHash(user.hashedPassword)) issues.push({ field: 'hashedPassword', reason: 'must be an argon2id or bcrypt hash', index });
   } else if (!allowMissingPassword) {

@@ -3,8 +3,8 @@ import { UserCache } from '../../cache/user-cache.service';
 import { isRealTimestamp } from '../../common/calendar';
 import { Db } from '../../database/db.service';
 import { canonicalEmail, emailProblem } from '../email';
-import { toUser, USER_COLUMNS, type UserRow } from '../user-row';
-import type { KeysetPage, Page, PageOptions, User, UserCredentials, UserFile, UserWithFiles } from '../user.model';
+import { toUser, toUserAuthState, USER_COLUMNS, withoutTokenEpoch, type UserRow } from '../user-row';
+import type { KeysetPage, Page, PageOptions, User, UserAuthState, UserCredentials, UserFile, UserWithFiles } from '../user.model';
 import { UserNotFoundError, UserValidationError } from '../users.errors';
 import { isUuid, liveFilter, paging, type Paging } from './paging';
 import { FIELD_NAME_PATTERN, ROLE_PATTERN } from './user-values';
@@ -36,27 +36,39 @@ export class UserReads {
   async getUserById(id: string, options: { withDeleted?: boolean } = {}): Promise<User | null> {
     if (!isUuid(id)) return null;
     if (options.withDeleted) return this.loadUser(id, true);
+    const state = await this.getUserAuthState(id);
+    return state && withoutTokenEpoch(state);
+  }
+
+  // The live user with its token epoch, for the auth guard. The cache holds the epoch with the
+  // user, so getUserById and the guard share one entry and one invalidation.
+  async getUserAuthState(id: string): Promise<UserAuthState | null> {
+    if (!isUuid(id)) return null;
+    const columns = `${USER_COLUMNS}, u.token_epoch::text AS token_epoch`;
     // Inside a transaction the cache is skipped both ways: its entries for users this transaction
     // changed are dropped only after commit, and what is read here may yet roll back.
-    if (this.db.inTransaction()) return this.loadUser(id, false);
-    const cached = await this.cache.get(id.toLowerCase());
+    if (this.db.inTransaction()) {
+      const [row] = await this.db.read<UserRow & { token_epoch: string }>(`SELECT ${columns} FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`, [id]);
+      return row ? toUserAuthState(row) : null;
+    }
+    const cached = await this.cache.getAuthState(id.toLowerCase());
     if (cached) return cached;
     const mark = this.cache.invalidationMark();
-    const [row] = await this.db.read<UserRow & { row_version: string }>(
-      `SELECT ${USER_COLUMNS}, u.xmin::text AS row_version FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`,
+    const [row] = await this.db.read<UserRow & { token_epoch: string; row_version: string }>(
+      `SELECT ${columns}, u.xmin::text AS row_version FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`,
       [id],
-      'users_live_by_id',
+      'users_live_auth_by_id',
     );
     if (!row) return null;
-    const user = toUser(row);
-    await this.fillCache(user, row.row_version, mark);
-    return user;
+    const state = toUserAuthState(row);
+    await this.fillCache(state, row.row_version, mark);
+    return state;
   }
 
   // A write that committed between our SELECT and our set has already dropped its entry, so the
   // one just stored may be older than the row. Every update gives the row a new xmin: if it
   // changed (or the row went), drop the entry again; later writes drop it after their commit.
-  private async fillCache(user: User, rowVersion: string, mark: number): Promise<void> {
+  private async fillCache(user: UserAuthState, rowVersion: string, mark: number): Promise<void> {
     await this.cache.set(user);
     if (!this.cache.mayHaveBeenInvalidatedSince(mark)) return;
     const unchanged = await this.db.read(
@@ -239,12 +251,12 @@ export class UserReads {
   }
 
   private async credentials(condition: string, value: string): Promise<UserCredentials | null> {
-    const [row] = await this.db.read<{ id: string; hashed_password: string; is_active: boolean; roles: string[]; version: number }>(
-      `SELECT id, hashed_password, is_active, roles, version FROM users u WHERE ${condition} AND u.deleted_at IS NULL`,
+    const [row] = await this.db.read<{ id: string; hashed_password: string; is_active: boolean; roles: string[]; version: number; token_epoch: string }>(
+      `SELECT id, hashed_password, is_active, roles, version, token_epoch::text FROM users u WHERE ${condition} AND u.deleted_at IS NULL`,
       [value],
     );
     return row
-      ? { id: row.id, hashedPassword: row.hashed_password, isActive: row.is_active, roles: row.roles, version: row.version }
+      ? { id: row.id, hashedPassword: row.hashed_password, isActive: row.is_active, roles: row.roles, version: row.version, tokenEpoch: row.token_epoch }
       : null;
   }
 

@@ -4,8 +4,8 @@ import { Db } from '../../database/db.service';
 import type { FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail, emailIssue } from '../email';
 import { hashPassword, isPasswordHash, passwordIssue } from '../password';
-import { toUser, USER_COLUMNS, type UserRow } from '../user-row';
-import type { User, UserDefaults, UserPatch } from '../user.model';
+import { toUser, toUserAuthState, USER_COLUMNS, type UserRow } from '../user-row';
+import type { User, UserAuthState, UserDefaults, UserPatch } from '../user.model';
 import { ConcurrentUpdateError, UserAlreadyExistsError, UserNotFoundError, UserValidationError } from '../users.errors';
 import { isUuid } from './paging';
 import { translateWriteError } from './sql-errors';
@@ -23,7 +23,7 @@ export class UserWrites {
   ) {}
 
   async createUserWithValidation(email: string, password: string, extra: { fullName?: string | null } = {}): Promise<User> {
-    const issues = [emailIssue(email), passwordIssue(password), fullNameIssue(extra.fullName)].filter((i): i is FieldIssue => !!i);
+    const issues = [emailIssue(email), passwordIssue(password, 'password', undefined, { email, fullName: extra.fullName }), fullNameIssue(extra.fullName)].filter((i): i is FieldIssue => !!i);
     if (issues.length) throw new UserValidationError(issues);
     // Cheap duplicate check first so a taken address does not cost a hash; the unique index
     // still decides under concurrency.
@@ -145,6 +145,28 @@ export class UserWrites {
   async changeUserPassword(id: string, newHashedPassword: string): Promise<void> {
     if (!isPasswordHash(newHashedPassword)) throw UserValidationError.field('hashedPassword', 'must be an argon2id (PHC) or bcrypt hash');
     await this.update(id, 'hashed_password = $2', 'u.deleted_at IS NULL', undefined, [newHashedPassword]);
+  }
+
+  // Compare-and-set on the hash the caller verified: a password set since then wins, and this
+  // returns null. The result carries the version and token epoch the change gave the user, for
+  // the token issued next.
+  async replacePasswordHash(id: string, expectedHash: string, newHashedPassword: string): Promise<UserAuthState | null> {
+    if (!isPasswordHash(newHashedPassword)) throw UserValidationError.field('hashedPassword', 'must be an argon2id (PHC) or bcrypt hash');
+    if (!isUuid(id)) return null;
+    const rows = await this.write<UserRow & { token_epoch: string }>(
+      `UPDATE users u SET hashed_password = $3, version = u.version + 1, updated_at = now()
+       WHERE u.id = $1 AND u.hashed_password = $2 AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}, u.token_epoch::text AS token_epoch`,
+      [id, expectedHash, newHashedPassword],
+    );
+    return rows.length ? toUserAuthState(rows[0]) : null;
+  }
+
+  // Ends every access token issued to the user so far (logout): a new token epoch, no version
+  // bump, since nothing a client sees about the user changed. False when there is no live user.
+  async rotateTokenEpoch(id: string): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    const rows = await this.write(`UPDATE users u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id`, [id]);
+    return rows.length > 0;
   }
 
   // async so that an invalid role rejects the returned promise instead of throwing at the call.
