@@ -19,8 +19,10 @@ export async function createApp(config: AppConfig, root: DynamicModule = AppModu
     return503OnClosing: true,
   });
   // Every answer carries its request id, so a caller can quote it and its log lines be found.
+  // Answers carry tokens and personal data (errors too): no browser or shared cache may keep
+  // them. Swagger UI's static assets set their own caching over this.
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
-    void reply.header('x-request-id', request.id);
+    void reply.header('x-request-id', request.id).header('cache-control', 'no-store');
     done();
   });
   const app = await NestFactory.create<NestFastifyApplication>(root, adapter, {
