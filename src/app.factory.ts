@@ -17,6 +17,20 @@ export async function createApp(config: AppConfig, root: DynamicModule = AppModu
     bodyLimit: config.bodyLimitBytes,
     genReqId: requestIdFor,
     return503OnClosing: true,
+    // A request (headers and body) must arrive within requestTimeout, or it is answered 408 and
+    // its connection closed: a body trickled a byte at a time cannot hold a connection open.
+    // It covers receiving only; a long streamed export is a response and is not cut.
+    requestTimeout: config.httpRequestTimeoutMs,
+    // A connection on which nothing moves either way for this long is closed.
+    connectionTimeout: config.httpConnectionTimeoutMs,
+    keepAliveTimeout: config.httpKeepAliveTimeoutMs,
+    http: {
+      requestTimeout: config.httpRequestTimeoutMs,
+      headersTimeout: Math.min(60000, config.httpRequestTimeoutMs),
+      // Node checks those deadlines every 30 s by default, which would let a request outlive its
+      // timeout by that much.
+      connectionsCheckingInterval: Math.min(1000, config.httpRequestTimeoutMs),
+    },
   });
   // Every answer carries its request id, so a caller can quote it and its log lines be found.
   // Answers carry tokens and personal data (errors too): no browser or shared cache may keep
