@@ -1,4 +1,5 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
+import { getMetadataStorage } from 'class-validator';
 import { ValidationFailedError, type FieldIssue } from '../errors/domain-error';
 
 // Flattens nested errors into one issue per field, with paths such as `users.3.email`.
@@ -14,8 +15,40 @@ export function issuesOf(errors: ValidationError[], parent = ''): FieldIssue[] {
 // rejected (naming them), not silently dropped.
 export const VALIDATOR_OPTIONS = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true } as const;
 
+// What a body must look like before class-transformer sees it: an object with only the DTO's
+// properties, and no top-level array longer than its @ArrayMaxSize. plainToInstance walks every
+// value of a body, unknown ones included, so these are checked first, in time proportional to
+// the number of top-level keys. The messages are class-validator's own.
+export function bodyShapeIssues(dto: new () => object, body: unknown): FieldIssue[] {
+  if (body === undefined || body === null) return [];
+  if (typeof body !== 'object' || Array.isArray(body)) return [{ field: 'body', reason: 'the body must be a JSON object' }];
+  const rules = getMetadataStorage().getTargetValidationMetadatas(dto, '', true, false);
+  const known = new Set(rules.map((rule) => rule.propertyName));
+  const issues: FieldIssue[] = Object.keys(body)
+    .filter((key) => !known.has(key))
+    .map((key) => ({ field: key, reason: `property ${key} should not exist` }));
+  for (const rule of rules) {
+    const value = (body as Record<string, unknown>)[rule.propertyName];
+    const max = rule.constraints?.[0] as unknown;
+    if (rule.name === 'arrayMaxSize' && Array.isArray(value) && typeof max === 'number' && value.length > max) {
+      issues.push({ field: rule.propertyName, reason: `${rule.propertyName} must contain no more than ${max} elements` });
+    }
+  }
+  return issues;
+}
+
+class BodyShapeFirstValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' && typeof metadata.metatype === 'function' && this.toValidate(metadata)) {
+      const issues = bodyShapeIssues(metadata.metatype as new () => object, value);
+      if (issues.length) throw new ValidationFailedError(issues);
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new BodyShapeFirstValidationPipe({
     ...VALIDATOR_OPTIONS,
     transform: true,
     transformOptions: { enableImplicitConversion: false },

@@ -5,7 +5,7 @@ import { ValidationFailedError } from '../../errors/domain-error';
 import { ImportBodyDto } from '../dto/bulk.dto';
 import { MAX_BULK_ITEMS } from '../repository/user-bulk';
 import { parseUsersCsv } from '../repository/users-csv';
-import { issuesOf, VALIDATOR_OPTIONS } from '../../validation/validation.pipe';
+import { bodyShapeIssues, issuesOf, VALIDATOR_OPTIONS } from '../../validation/validation.pipe';
 
 // POST /users/import takes JSON {users:[...]} (validated like every DTO) or a text/csv body,
 // whose cells are strings that the repository's import parses and validates row by row.
@@ -17,6 +17,8 @@ export class ImportBodyPipe implements PipeTransform<unknown, Promise<Record<str
       if (rows.length > MAX_BULK_ITEMS) throw new ValidationFailedError([{ field: 'users', reason: `at most ${MAX_BULK_ITEMS} rows per import` }]);
       return rows;
     }
+    const shapeIssues = bodyShapeIssues(ImportBodyDto, body);
+    if (shapeIssues.length) throw new ValidationFailedError(shapeIssues);
     const dto = plainToInstance(ImportBodyDto, body ?? {});
     const errors = await validate(dto, VALIDATOR_OPTIONS);
     if (errors.length) throw new ValidationFailedError(issuesOf(errors));
