@@ -33,6 +33,9 @@ describe('parseEnv', () => {
       logLevel: 'info',
       trustProxy: false,
       bodyLimitBytes: 10485760,
+      httpRequestTimeoutMs: 30000,
+      httpConnectionTimeoutMs: 120000,
+      httpKeepAliveTimeoutMs: 72000,
       throttleWindowMs: 900000,
       throttleLoginAccountFailures: 10,
       throttleLoginAddress: 100,
@@ -58,6 +61,7 @@ describe('parseEnv', () => {
       EMBEDDED_POSTGRES_PORT: '54329',
       LOG_LEVEL: 'debug',
       DATABASE_POOL_MAX: '25',
+      HTTP_REQUEST_TIMEOUT_MS: '10000',
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -68,6 +72,7 @@ describe('parseEnv', () => {
       embeddedPostgresPort: 54329,
       logLevel: 'debug',
       databasePoolMax: 25,
+      httpRequestTimeoutMs: 10000,
     });
   });
 
@@ -90,6 +95,7 @@ describe('parseEnv', () => {
     ['NODE_ENV', 'staging'],
     ['TRUST_PROXY', 'everyone'],
     ['THROTTLE_WINDOW_MS', '0'],
+    ['HTTP_REQUEST_TIMEOUT_MS', '0'],
   ])('refuses %s=%j with a ConfigError naming it', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.variable).toBe(variable);

@@ -22,6 +22,9 @@ export class AppConfig {
   logLevel!: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   trustProxy!: boolean | number | string;
   bodyLimitBytes!: number;
+  httpRequestTimeoutMs!: number;
+  httpConnectionTimeoutMs!: number;
+  httpKeepAliveTimeoutMs!: number;
   throttleWindowMs!: number;
   throttleLoginAccountFailures!: number;
   throttleLoginAddress!: number;
@@ -162,6 +165,9 @@ export function parseEnv(env: Env = process.env): AppConfig {
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     trustProxy: trustProxy(env),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    httpRequestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30000, 1000, 3600000),
+    httpConnectionTimeoutMs: int(env, 'HTTP_CONNECTION_TIMEOUT_MS', 120000, 1000, 86400000),
+    httpKeepAliveTimeoutMs: int(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 72000, 1000, 3600000),
     throttleWindowMs: int(env, 'THROTTLE_WINDOW_MS', 900000, 1, 86400000),
     throttleLoginAccountFailures: int(env, 'THROTTLE_LOGIN_ACCOUNT_FAILURES', 10, 1, 1000000),
     throttleLoginAddress: int(env, 'THROTTLE_LOGIN_ADDRESS', 100, 1, 1000000),

@@ -1,6 +1,6 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
-import { validate } from 'class-validator';
+import { getMetadataStorage, validate } from 'class-validator';
 import { RESERVED_KEYS_REASON, reservedKeyPaths, withoutReservedKeys } from '../common/reserved-keys';
 import { ValidationFailedError, type FieldIssue } from '../errors/domain-error';
 
@@ -17,9 +17,40 @@ export function issuesOf(errors: ValidationError[], parent = ''): FieldIssue[] {
 // rejected (naming them), not silently dropped.
 export const VALIDATOR_OPTIONS = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true } as const;
 
-// Nest's pipe deletes __proto__, constructor and prototype keys from a body before validating it,
-// so a request would store less than it sent and be told nothing: they are refused instead.
-class ReservedKeysRefusingPipe extends ValidationPipe {
+// What a body must look like before class-transformer sees it: an object with only the DTO's
+// properties, and no top-level array longer than its @ArrayMaxSize. plainToInstance walks every
+// value of a body, unknown ones included, so these are checked first, in time proportional to
+// the number of top-level keys. The messages are class-validator's own.
+export function bodyShapeIssues(dto: new () => object, body: unknown): FieldIssue[] {
+  if (body === undefined || body === null) return [];
+  if (typeof body !== 'object' || Array.isArray(body)) return [{ field: 'body', reason: 'the body must be a JSON object' }];
+  const rules = getMetadataStorage().getTargetValidationMetadatas(dto, '', true, false);
+  const known = new Set(rules.map((rule) => rule.propertyName));
+  const issues: FieldIssue[] = Object.keys(body)
+    .filter((key) => !known.has(key))
+    .map((key) => ({ field: key, reason: `property ${key} should not exist` }));
+  for (const rule of rules) {
+    const value = (body as Record<string, unknown>)[rule.propertyName];
+    const max = rule.constraints?.[0] as unknown;
+    if (rule.name === 'arrayMaxSize' && Array.isArray(value) && typeof max === 'number' && value.length > max) {
+      issues.push({ field: rule.propertyName, reason: `${rule.propertyName} must contain no more than ${max} elements` });
+    }
+  }
+  return issues;
+}
+
+// The app's pipe: the body's shape is checked before any transformation, and __proto__,
+// constructor and prototype keys are refused (Nest's pipe would delete them silently, so a
+// request would store less than it sent and be told nothing).
+class AppValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' && typeof metadata.metatype === 'function' && this.toValidate(metadata)) {
+      const issues = bodyShapeIssues(metadata.metatype as new () => object, value);
+      if (issues.length) throw new ValidationFailedError(issues);
+    }
+    return super.transform(value, metadata);
+  }
+
   protected override stripProtoKeys(value: unknown): void {
     const paths = reservedKeyPaths(value);
     if (paths.length) throw new ValidationFailedError(paths.map((field) => ({ field, reason: RESERVED_KEYS_REASON })));
@@ -27,7 +58,7 @@ class ReservedKeysRefusingPipe extends ValidationPipe {
 }
 
 export function createValidationPipe(): ValidationPipe {
-  return new ReservedKeysRefusingPipe({
+  return new AppValidationPipe({
     ...VALIDATOR_OPTIONS,
     transform: true,
     transformOptions: { enableImplicitConversion: false },
@@ -37,8 +68,11 @@ export function createValidationPipe(): ValidationPipe {
 }
 
 // What the global pipe would report about a JSON body, for pipes that add their own checks to it:
-// the reserved keys by path, then the DTO's issues about the rest of the body.
+// its shape first (nothing is transformed while it is wrong), then the reserved keys by path and
+// the DTO's issues about the rest of the body.
 export async function bodyIssues(dto: ClassConstructor<object>, body: unknown): Promise<FieldIssue[]> {
+  const shape = bodyShapeIssues(dto, body);
+  if (shape.length) return shape;
   const reserved = reservedKeyPaths(body).map((field) => ({ field, reason: RESERVED_KEYS_REASON }));
   const errors = await validate(plainToInstance(dto, withoutReservedKeys(body) ?? {}), VALIDATOR_OPTIONS);
   return [...reserved, ...issuesOf(errors)];

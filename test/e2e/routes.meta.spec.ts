@@ -1,39 +1,12 @@
-import { RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { ModulesContainer } from '@nestjs/core';
 import { AUDIT_ACTION } from '../../src/audit/audit.decorators';
+import { BODY_SIZE } from '../../src/common/body-limits';
 import { IS_PUBLIC } from '../../src/auth/public.decorator';
 import { ROLES_KEY } from '../../src/auth/roles.decorator';
 import { THROTTLE_ACTION, THROTTLE_NONE } from '../../src/throttling/throttling.decorators';
 import { createTestApp, type TestApp } from '../harness/create-test-app';
-
-interface Route {
-  name: string;
-  method: string;
-  path: string;
-  handler: object;
-  controller: object;
-}
+import { routesOf, type Route } from '../support/routes';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-function routesOf(t: TestApp): Route[] {
-  const routes: Route[] = [];
-  for (const module of t.app.get(ModulesContainer).values()) {
-    for (const wrapper of module.controllers.values()) {
-      const controller = wrapper.metatype as { prototype: Record<string, unknown>; name: string };
-      const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '');
-      for (const key of Object.getOwnPropertyNames(controller.prototype)) {
-        const handler = controller.prototype[key] as object;
-        if (key === 'constructor' || typeof handler !== 'function' || Reflect.getMetadata(PATH_METADATA, handler) === undefined) continue;
-        const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as number];
-        const path = `/${[base, String(Reflect.getMetadata(PATH_METADATA, handler))].filter((p) => p && p !== '/').join('/')}`;
-        routes.push({ name: `${method} ${path} (${controller.name}.${key})`, method, path, handler, controller });
-      }
-    }
-  }
-  return routes;
-}
 
 const meta = (key: string, route: Route): unknown => Reflect.getMetadata(key, route.handler) ?? Reflect.getMetadata(key, route.controller);
 
@@ -69,6 +42,18 @@ describe('every route', () => {
   it('makes its throttling decision explicit', () => {
     const implicit = routes.filter((r) => meta(THROTTLE_ACTION, r) === undefined && meta(THROTTLE_NONE, r) !== true);
     expect(implicit.map((r) => r.name)).toEqual([]);
+  });
+
+  it('takes small bodies, except where one user\'s metadata or bulk work needs more', () => {
+    const sizes = Object.fromEntries(routes.filter((r) => Reflect.getMetadata(BODY_SIZE, r.handler) !== undefined).map((r) => [`${r.method} ${r.path}`, Reflect.getMetadata(BODY_SIZE, r.handler) as string]));
+    expect(sizes).toEqual({
+      'PATCH /users/:id': 'profile',
+      'PUT /users/upsert': 'profile',
+      'POST /users/bulk': 'bulk',
+      'PATCH /users/bulk': 'bulk',
+      'POST /users/bulk-delete': 'bulk',
+      'POST /users/import': 'bulk',
+    });
   });
 
   it('is documented in the OpenAPI document, with unique operation ids', async () => {

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Patch, Post, Query, StreamableFile } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Audited } from '../../audit/audit.decorators';
+import { BodyLimit } from '../../common/body-limits';
 import { Roles } from '../../auth/roles.decorator';
 import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorators';
 import { BulkCreateDto, BulkIdsDto, BulkUpdateDto, ImportBodyDto } from '../dto/bulk.dto';
@@ -33,6 +34,7 @@ export class UsersBulkController {
   @Post('bulk')
   @NoThrottle()
   @Audited('users.bulk-create')
+  @BodyLimit('bulk')
   @ApiOperation({ operationId: 'bulkCreateUsers', summary: 'Create many users, all or nothing' })
   @ApiBody({ type: BulkCreateDto })
   @ApiCreatedResponse({ type: [UserResponseDto] })
@@ -43,6 +45,7 @@ export class UsersBulkController {
   @Patch('bulk')
   @NoThrottle()
   @Audited('users.bulk-update')
+  @BodyLimit('bulk')
   @ApiOperation({ operationId: 'bulkUpdateUsers', summary: 'Apply one change to many users' })
   @ApiOkResponse({ type: [UserResponseDto] })
   async bulkUpdateUsers(@CurrentUser() actor: Actor, @Body() body: BulkUpdateDto): Promise<UserResponseDto[]> {
@@ -53,6 +56,7 @@ export class UsersBulkController {
   @HttpCode(204)
   @SensitiveRoute('bulk-delete')
   @Audited('users.bulk-delete')
+  @BodyLimit('bulk')
   @ApiOperation({ operationId: 'bulkDeleteUsers', summary: 'Hard-delete many users (files go, audit stays)' })
   @ApiNoContentResponse()
   async bulkDeleteUsers(@CurrentUser() actor: Actor, @Body() body: BulkIdsDto): Promise<void> {
@@ -76,6 +80,7 @@ export class UsersBulkController {
   @Post('import')
   @SensitiveRoute('import')
   @Audited('users.import')
+  @BodyLimit('bulk')
   @ApiOperation({ operationId: 'importUsers', summary: 'Import users from JSON {users:[...]} or text/csv, all or nothing' })
   @ApiConsumes('application/json', 'text/csv')
   @ApiBody({ type: ImportBodyDto })

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiNoContentResponse, Api
 import type { FastifyReply } from 'fastify';
 import type { AuditEntry } from '../../audit/audit-log.service';
 import { Audited } from '../../audit/audit.decorators';
+import { BodyLimit } from '../../common/body-limits';
 import { Roles } from '../../auth/roles.decorator';
 import { ValidationFailedError } from '../../errors/domain-error';
 import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorators';
@@ -40,6 +41,7 @@ export class UsersController {
   @Put('upsert')
   @NoThrottle()
   @Audited('user.upsert')
+  @BodyLimit('profile')
   @ApiOperation({ operationId: 'upsertUser', summary: 'Create the user with this email, or apply the defaults to it' })
   @ApiOkResponse({ type: UserResponseDto, description: 'Updated (201 when created)' })
   async upsertUser(@CurrentUser() actor: Actor, @Body() body: UpsertUserDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UserResponseDto> {
@@ -76,6 +78,7 @@ export class UsersController {
   @NoThrottle()
   @Audited('user.update')
   @ApiHeader({ name: 'If-Match', required: false, description: 'The version you read; 412 if the user changed since' })
+  @BodyLimit('profile')
   @ApiOperation({ operationId: 'updateUser', summary: 'Change email, fullName, isActive or metadata' })
   @ApiOkResponse({ type: UserResponseDto })
   async updateUser(
