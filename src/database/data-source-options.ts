@@ -3,6 +3,7 @@ import { AuditLogEntity } from '../audit/audit-log.entity';
 import { FileEntity } from '../users/file.entity';
 import { UserEntity } from '../users/user.entity';
 import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
+import { PooledClient } from './pooled-client';
 
 export const ENTITIES = [UserEntity, FileEntity, AuditLogEntity];
 export const MIGRATIONS = [InitialSchema1764300000000];
@@ -29,6 +30,7 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
     // Handled query failures (a 23505 turned into 409) must not be printed as errors.
     logging: false,
     extra: {
+      Client: PooledClient,
       max: settings.poolMax,
       connectionTimeoutMillis: settings.connectTimeoutMs,
       statement_timeout: settings.statementTimeoutMs,
