@@ -3,7 +3,7 @@ import { AuditLogEntity } from '../audit/audit-log.entity';
 import { FileEntity } from '../users/file.entity';
 import { UserEntity } from '../users/user.entity';
 import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
-import { PooledClient } from './pooled-client';
+import { PooledClient, READ_TIMEOUT_MARGIN_MS } from './pooled-client';
 
 export const ENTITIES = [UserEntity, FileEntity, AuditLogEntity];
 export const MIGRATIONS = [InitialSchema1764300000000];
@@ -31,6 +31,7 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
     logging: false,
     extra: {
       Client: PooledClient,
+      readTimeoutMs: settings.statementTimeoutMs + READ_TIMEOUT_MARGIN_MS,
       max: settings.poolMax,
       connectionTimeoutMillis: settings.connectTimeoutMs,
       statement_timeout: settings.statementTimeoutMs,

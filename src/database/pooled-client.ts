@@ -9,6 +9,11 @@ export interface PooledClientConfig extends ClientConfig {
 // pg's message when a statement passed its query_timeout without an answer.
 export const READ_TIMEOUT_MESSAGE = 'Query read timeout';
 
+// The client-side bound of a statement sits this far above the server's statement_timeout: a
+// server that answers reports its own timeout first (57014, QUERY_TIMEOUT); this one only fires
+// when the server does not answer at all (frozen, or the network dropped the packets).
+export const READ_TIMEOUT_MARGIN_MS = 2000;
+
 type QueryCallback = (error: Error | null, result?: unknown) => void;
 type QueryMethod = (this: Client, ...args: unknown[]) => unknown;
 

@@ -8,6 +8,8 @@ const UNAVAILABLE_MESSAGES = [
   'Connection terminated',
   'Client has encountered a connection error',
   'terminating connection',
+  // A statement got no answer within the client-side bound (a frozen server, a dead network).
+  'Query read timeout',
 ];
 
 export function isDatabaseUnavailable(error: unknown): boolean {

@@ -146,4 +146,42 @@ describe('the service process when PostgreSQL fails under load', () => {
     await expectAliveAndServing(base, token, 'end');
   }, 120000);
 
+  it('answers 503 within the client-side bound while PostgreSQL is frozen, then recovers on fresh connections', async () => {
+    // Server-side timeout 1 s, so the client-side bound is 3 s (READ_TIMEOUT_MARGIN_MS above it).
+    const { base, token } = await startService({ DATABASE_STATEMENT_TIMEOUT_MS: '1000', DATABASE_CONNECT_TIMEOUT_MS: '1000', DATABASE_POOL_MAX: '2' });
+    const auth = { authorization: `Bearer ${token}` };
+    const count = async () => ((await (await fetch(`${base}/users/count`, { headers: auth })).json()) as { count: number }).count;
+    const before = await count();
+    await Promise.all([count(), count()]);
+
+    cluster.freeze();
+    try {
+      for (const path of ['/users/count', '/users?limit=1', '/users/count']) {
+        const started = Date.now();
+        const res = await fetch(`${base}${path}`, { headers: auth, signal: AbortSignal.timeout(15000) });
+        const elapsed = Date.now() - started;
+        expect({ path, status: res.status, body: await res.json(), retryAfter: res.headers.get('retry-after') }).toMatchObject({
+          path,
+          status: 503,
+          body: { code: 'DATABASE_UNAVAILABLE' },
+          retryAfter: '1',
+        });
+        // 3 s bound plus a loaded machine's slack; without a bound it lasts as long as the freeze.
+        expect(elapsed).toBeLessThan(8000);
+      }
+    } finally {
+      cluster.thaw();
+    }
+
+    // Every answer is the one its own statement asked for: no connection that timed out (whose
+    // statement's late answer was still to come) was handed out again.
+    for (let i = 0; i < 6; i++) {
+      const [counted, page] = await Promise.all([
+        count(),
+        fetch(`${base}/users?limit=1`, { headers: auth }).then((res) => res.json() as Promise<{ items: unknown[]; limit: number }>),
+      ]);
+      expect({ i, counted, limit: page.limit, items: page.items.length }).toEqual({ i, counted: before, limit: 1, items: 1 });
+    }
+    expect(service!.running).toBe(true);
+  }, 90000);
 });
