@@ -47,9 +47,11 @@ export class PooledClient extends Client {
   }
 
   closeAfterTimeout(error: unknown): void {
-    // end() marks the client as ending at once (pg-pool then discards it on release) and, with a
-    // statement still running, destroys the socket instead of waiting for the server.
-    if (error instanceof Error && error.message === READ_TIMEOUT_MESSAGE) void this.end().catch(() => undefined);
+    if (!(error instanceof Error) || error.message !== READ_TIMEOUT_MESSAGE) return;
+    // end() marks the client as ending at once (pg-pool then discards it on release); the socket
+    // goes too, rather than waiting for a goodbye from a server that does not answer.
+    void this.end().catch(() => undefined);
+    this.connection.stream.destroy();
   }
 }
 
