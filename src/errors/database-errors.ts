@@ -1,13 +1,15 @@
-// Connection failures, exhausted resources (53xxx), terminated backends (57Pxx) and statement
-// timeouts (57014) mean "the database cannot serve now" (503), as opposed to query errors that
-// the repository translates into domain errors.
-const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '53', '57P', '57014'];
+// Connection failures, exhausted resources (53xxx) and terminated backends (57Pxx) mean "the
+// database cannot serve now" (503), as opposed to query errors that the repository translates
+// into domain errors, and to statement timeouts (isQueryTimeout).
+const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '53', '57P'];
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
 const UNAVAILABLE_MESSAGES = [
   'timeout exceeded when trying to connect',
   'Connection terminated',
   'Client has encountered a connection error',
   'terminating connection',
+  // A statement got no answer within the client-side bound (a frozen server, a dead network).
+  'Query read timeout',
 ];
 
 export function isDatabaseUnavailable(error: unknown): boolean {
@@ -22,6 +24,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     current = e.driverError ?? e.cause;
   }
   return false;
+}
+
+// The server cancelled a statement that ran past DATABASE_STATEMENT_TIMEOUT_MS (57014). Unlike
+// an unavailable database, retrying the same statement would only time out again.
+export function isQueryTimeout(error: unknown): boolean {
+  return sqlStateOf(error) === '57014';
 }
 
 // The pooled connection was gone when the statement went out: the server ended the session
@@ -58,6 +66,11 @@ export async function retryIdempotentOnLostConnection<T>(statement: () => Promis
 
 // SQLSTATE class 22: PostgreSQL refused a value (a date that does not exist, a NUL in text).
 export function isDataException(error: unknown): boolean {
+  const code = sqlStateOf(error);
+  return code !== undefined && /^22[0-9A-Z]{3}$/.test(code);
+}
+
+function sqlStateOf(error: unknown): string | undefined {
   const code = (error as { driverError?: { code?: unknown }; code?: unknown } | null)?.driverError?.code ?? (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+  return typeof code === 'string' ? code : undefined;
 }

@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { ThrottlerException } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ErrorCode, RateLimitExceededError } from './domain-error';
-import { isDatabaseUnavailable, isDataException } from './database-errors';
+import { isDatabaseUnavailable, isDataException, isQueryTimeout } from './database-errors';
 import { STATUS_BY_CODE } from './http-status';
 import { RequestAuditor } from '../audit/request-auditor.service';
 
@@ -52,6 +52,11 @@ export function toErrorResponse(error: unknown, requestId: string, logger: Logge
   if (httpStatus !== undefined && httpStatus < 500) {
     const code = CODE_BY_HTTP_STATUS[httpStatus] ?? ErrorCode.VALIDATION_FAILED;
     return { body: { statusCode: httpStatus, code, message: httpMessageOf(error), requestId } };
+  }
+  if (isQueryTimeout(error)) {
+    logger.warn({ err: error, requestId }, 'statement timeout');
+    const code = ErrorCode.QUERY_TIMEOUT;
+    return { body: { statusCode: STATUS_BY_CODE[code], code, message: 'The query took longer than the statement timeout', requestId } };
   }
   if (isDatabaseUnavailable(error)) {
     logger.warn({ err: error, requestId }, 'database unavailable');

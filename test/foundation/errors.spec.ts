@@ -2,9 +2,11 @@ import { HttpException, Logger, NotFoundException, ServiceUnavailableException }
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { QueryFailedError } from 'typeorm';
+import { Client } from 'pg';
 import { createApp } from '../../src/app.factory';
 import { DatabaseUnavailableError, ErrorCode, RateLimitExceededError, ValidationFailedError } from '../../src/errors/domain-error';
 import { toErrorResponse } from '../../src/errors/errors.filter';
+import { createTestApp } from '../harness/create-test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { testConfig } from '../support/test-config';
 
@@ -39,7 +41,7 @@ describe('toErrorResponse', () => {
     ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { code: 'ECONNREFUSED' })],
     ['a pool connect timeout', new Error('timeout exceeded when trying to connect')],
     ['a terminated backend', new QueryFailedError('SELECT 1', [], Object.assign(new Error('terminating connection'), { code: '57P01' }))],
-    ['a statement timeout', Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' })],
+    ['a statement the server never answered (client-side timeout)', new QueryFailedError('SELECT 1', [], new Error('Query read timeout'))],
     ['too many connections', Object.assign(new Error('sorry, too many clients already'), { code: '53300' })],
   ])('answers %s with 503 DATABASE_UNAVAILABLE and Retry-After, naming no host', (_, error) => {
     const { body, retryAfterSeconds } = toErrorResponse(error, 'req-3', logger);
@@ -51,6 +53,18 @@ describe('toErrorResponse', () => {
     });
     expect(retryAfterSeconds).toBe(1);
     expect(logged[0][0]).toBe('warn');
+  });
+
+  it('answers a statement timeout (57014) with 504 QUERY_TIMEOUT and no Retry-After: the same query would time out again', () => {
+    const error = new QueryFailedError('SELECT 1', [], Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }));
+    const { body, retryAfterSeconds } = toErrorResponse(error, 'req-4', logger);
+    expect(body).toEqual({
+      statusCode: 504,
+      code: ErrorCode.QUERY_TIMEOUT,
+      message: 'The query took longer than the statement timeout',
+      requestId: 'req-4',
+    });
+    expect(retryAfterSeconds).toBeUndefined();
   });
 
   it('keeps only each indicator status from a failed health check', () => {
@@ -129,5 +143,29 @@ describe('request ids over HTTP', () => {
     const res = await request(app.getHttpServer()).get('/no-such-route').expect(404);
     expect(res.headers['x-request-id']).toMatch(UUID);
     expect(res.body).toMatchObject({ statusCode: 404, code: ErrorCode.NOT_FOUND, requestId: res.headers['x-request-id'] });
+  });
+});
+
+describe('statement timeouts over HTTP', () => {
+  it('answers 504 QUERY_TIMEOUT, without Retry-After, when a route waits longer than DATABASE_STATEMENT_TIMEOUT_MS', async () => {
+    const t = await createTestApp({ databaseStatementTimeoutMs: 1000 });
+    // The test's own transaction holds the table, so the route's statement waits until the
+    // server cancels it.
+    const locker = new Client({ connectionString: t.config.databaseUrl });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+      const res = await t.http.get('/users/count').set('authorization', `Bearer ${t.adminToken}`);
+      expect({ status: res.status, body: res.body as unknown, retryAfter: res.headers['retry-after'] }).toEqual({
+        status: 504,
+        body: { statusCode: 504, code: 'QUERY_TIMEOUT', message: 'The query took longer than the statement timeout', requestId: res.headers['x-request-id'] },
+        retryAfter: undefined,
+      });
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+      await t.close();
+    }
   });
 });

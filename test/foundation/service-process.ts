@@ -18,9 +18,9 @@ export class ServiceProcess {
     this.exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
   }
 
-  static start(env: Record<string, string | undefined>, cwd: string): ServiceProcess {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does)`);
-    const child = spawn(process.execPath, [MAIN], {
+  static start(env: Record<string, string | undefined>, cwd: string, main = MAIN): ServiceProcess {
+    if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build (npm test does)`);
+    const child = spawn(process.execPath, [main], {
       cwd,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
