@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { ThrottlerStorage, ThrottlerStorageService } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import Redis from 'ioredis';
@@ -28,7 +28,8 @@ class ThrottlerRedisCloser implements OnApplicationShutdown {
 }
 
 // Where rate-limit counters live: in this process by default, in Redis when REDIS_URL is set so
-// that every app instance shares one limit.
+// that every app instance shares one limit (RateCounter falls back to this process while Redis is
+// down).
 @Module({
   providers: [
     {
@@ -42,8 +43,9 @@ class ThrottlerRedisCloser implements OnApplicationShutdown {
           enableOfflineQueue: false,
           connectTimeout: 2000,
         });
-        const logger = new Logger('ThrottlerStorage');
-        redis.on('error', (error: Error) => logger.warn(`redis throttler storage error: ${error.message}`));
+        // An unhandled 'error' event would kill the process. Each reconnect attempt emits one; the
+        // outage itself is logged by RateCounter, once per state change.
+        redis.on('error', () => undefined);
         return redis;
       },
     },

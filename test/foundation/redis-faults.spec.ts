@@ -19,7 +19,7 @@ interface Answer {
 }
 
 // The built service (dist/main.js) on a test database and a redis-server of the test's own.
-describe('the service process when Redis is configured (own redis-server)', () => {
+describe('the service process with REDIS_URL (a redis-server of its own)', () => {
   let database: TestDatabase;
   let redis: RedisServer;
   let dataDir: string;
@@ -65,7 +65,8 @@ describe('the service process when Redis is configured (own redis-server)', () =
       body: body ? JSON.stringify(body) : undefined,
     });
     const text = await response.text();
-    return { status: response.status, body: text ? (JSON.parse(text) as Answer['body']) : {} };
+    const json = response.headers.get('content-type')?.startsWith('application/json');
+    return { status: response.status, body: json ? (JSON.parse(text) as Answer['body']) : {} };
   }
 
   async function login(base: string, email: string, password: string): Promise<string> {
@@ -126,5 +127,51 @@ describe('the service process when Redis is configured (own redis-server)', () =
     expect(JSON.parse(lateBody)).toEqual({ statusCode: 503, code: 'SHUTTING_DOWN', message: expect.any(String), requestId: expect.any(String) });
     for (const answer of afterSigterm.filter((a) => a.status >= 500)) expect(answer.body).toMatchObject({ code: 'SHUTTING_DOWN', requestId: expect.any(String) });
     expect({ stopped, stderr: service.stderr }).toEqual({ stopped: { code: 0, signal: null }, stderr: '' });
+  }, 60000);
+
+  it('keeps counting sensitive actions in process while its Redis is down, and logs the outage as state changes', async () => {
+    const own = await RedisServer.start();
+    try {
+      const { service, base } = await startService({ REDIS_URL: own.url, THROTTLE_SENSITIVE: 'export:3' });
+      const token = await login(base, ADMIN_EMAIL, ADMIN_PASSWORD);
+      const me = await call(base, 'GET', '/auth/me', token);
+      const adminId = (me.body as { id: string }).id;
+      await own.stop();
+      const linesBefore = service.stdout.split('\n').length;
+
+      // Two seconds of cached reads, logins and sensitive actions against the stopped Redis.
+      const until = Date.now() + 2000;
+      const load = async (step: () => Promise<Answer>) => {
+        while (Date.now() < until) await step();
+      };
+      await Promise.all([
+        load(() => call(base, 'GET', `/users/${adminId}`, token)),
+        load(() => call(base, 'GET', '/auth/me', token)),
+        load(() => call(base, 'POST', '/auth/login', undefined, { email: 'nobody@example.com', password: 'not the password' })),
+      ]);
+      const outageLines = service.stdout.split('\n').slice(linesBefore - 1).filter((line) => line.trim() !== '');
+      expect(outageLines.length).toBeLessThanOrEqual(4);
+      expect(outageLines.join('\n')).toMatch(/rate-limit storage unavailable/);
+
+      const exports = [];
+      for (let n = 0; n < 4; n++) exports.push(await call(base, 'GET', '/users/export', token));
+      expect(exports.map((a) => a.status)).toEqual([200, 200, 200, 429]);
+      expect(exports[3].body.code).toBe('RATE_LIMITED');
+
+      // Back up on the same port: both clients reconnect, and say so once.
+      const restarted = await RedisServer.start(own.port);
+      try {
+        await new Promise((r) => setTimeout(r, 2500));
+        await call(base, 'POST', '/auth/login', undefined, { email: 'nobody@example.com', password: 'not the password' });
+        await call(base, 'GET', `/users/${adminId}`, token);
+        expect(service.stdout).toMatch(/rate-limit storage available again/);
+      } finally {
+        await restarted.stop();
+      }
+      service.signal('SIGTERM');
+      await expect(service.exit(STOP_DEADLINE_MS)).resolves.toEqual({ code: 0, signal: null });
+    } finally {
+      await own.stop();
+    }
   }, 60000);
 });

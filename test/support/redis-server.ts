@@ -10,8 +10,9 @@ export class RedisServer {
     readonly port: number,
   ) {}
 
-  static async start(): Promise<RedisServer> {
-    const port = await freePort();
+  // On `port` to restart a stopped server where its clients expect it.
+  static async start(port?: number): Promise<RedisServer> {
+    port ??= await freePort();
     const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     const server = new RedisServer(child, port);
     for (let waited = 0; !(await server.accepts()); waited += 50) {
