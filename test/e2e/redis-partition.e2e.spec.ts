@@ -1,6 +1,8 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
+import type Redis from 'ioredis';
 import { createApp } from '../../src/app.factory';
+import { THROTTLER_REDIS } from '../../src/throttling/throttler-storage.module';
 import { createTestApp, type TestApp } from '../harness/create-test-app';
 import { RedisServer } from '../support/redis-server';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -26,7 +28,10 @@ describe('a Redis partition between one instance and Redis', () => {
   beforeAll(async () => {
     redis = await RedisServer.start();
     proxy = await TcpProxy.start(new URL(redis.url));
-    writer = await createTestApp({ redisUrl: proxy.url(redis.url) });
+    writer = await createTestApp({
+      redisUrl: proxy.url(redis.url),
+      throttleSensitive: { 'password-change': 100, anonymize: 100, export: 2, import: 100, 'bulk-delete': 100 },
+    });
     reader = await createApp({ ...writer.config, redisUrl: redis.url, adminEmail: undefined, adminPassword: undefined });
     await reader.getHttpAdapter().getInstance().ready();
     admin = { authorization: `Bearer ${writer.adminToken}` };
@@ -38,7 +43,7 @@ describe('a Redis partition between one instance and Redis', () => {
     await redis?.stop();
   });
 
-  it('retries the invalidation it could not make until Redis answers: a user deactivated meanwhile is fresh, and its token refused, on every instance soon after', async () => {
+  it('retries the invalidation it could not make until Redis answers: a user deactivated meanwhile is fresh, and its token refused, on every instance soon after; shared limits resume', async () => {
     const { user, password } = await writer.factories.createUser();
     const token = { authorization: `Bearer ${await writer.tokenFor(user, password)}` };
     const onReader = request(reader.getHttpServer());
@@ -67,5 +72,16 @@ describe('a Redis partition between one instance and Redis', () => {
     expect(staleForMs).toBeLessThan(HEALED_WITHIN_MS);
     const onReaderNow = await onReader.get(`/users/${user.id}`).set(admin).expect(200);
     expect(onReaderNow.body.isActive).toBe(false);
+
+    // The writer's rate-limit client is back too, so limits are shared again: behind the
+    // partition its connection was accepted but never answered, and a client that waits for its
+    // handshake forever would have counted in this process for good.
+    const limiter = writer.app.get<Redis>(THROTTLER_REDIS);
+    for (const since = Date.now(); limiter.status !== 'ready' && Date.now() - since < HEALED_WITHIN_MS; ) await sleep(100);
+    expect(limiter.status).toBe('ready');
+    await onReader.get('/users/export').set(admin).expect(200);
+    await writer.http.get('/users/export').set(admin).expect(200);
+    const refused = await writer.http.get('/users/export').set(admin).expect(429);
+    expect(refused.body.code).toBe('RATE_LIMITED');
   }, 60000);
 });
