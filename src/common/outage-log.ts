@@ -14,10 +14,6 @@ export class OutageLog {
     private readonly reminderMs = 60_000,
   ) {}
 
-  get isDown(): boolean {
-    return this.downSince !== undefined;
-  }
-
   failed(error: unknown, consequence: string): void {
     const now = Date.now();
     this.failures++;
