@@ -1,4 +1,4 @@
-import type { DynamicModule } from '@nestjs/common';
+import { Logger as NestLogger, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
@@ -9,18 +9,42 @@ import { AppModule } from './app.module';
 import { bodyBounds, bodySizeOf } from './common/body-limits';
 import { JsonBoundsScanner } from './common/json-bounds';
 import { AppConfig } from './config/app-config';
+import { ShuttingDownError } from './errors/domain-error';
+import { sendError, toErrorResponse } from './errors/errors.filter';
 import { requestIdFor } from './logging/logging.module';
+
+const drainLogger = new NestLogger('Shutdown');
+
+// app.close() runs the shutdown hooks (which close Redis and the pool) before it closes the HTTP
+// server, so requests still in flight would reopen what was just closed and keep the process
+// alive. Nest calls beforeClose first and awaits it: the server stops accepting there and the
+// requests in flight finish before any hook runs; main.ts bounds the whole close with a deadline.
+class DrainingFastifyAdapter extends FastifyAdapter {
+  draining = false;
+
+  // Typed void, but NestApplication.prepareClose awaits it (@nestjs/core 12.5); the SIGTERM process
+  // test fails if a later Nest stops waiting.
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises
+  override async beforeClose(): Promise<void> {
+    this.draining = true;
+    const server = this.getHttpServer();
+    // Not listening (an app only injected into) is already drained.
+    if (!server.listening) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
 
 // Builds the application exactly as production runs it; main.ts, the test harness and the bench
 // call it. `root` lets the bench add its reference routes beside the product's.
 export async function createApp(config: AppConfig, root: DynamicModule = AppModule.forRoot(config)): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({
+  const adapter = new DrainingFastifyAdapter({
     // Fastify also accepts a hop count, which Nest's option type leaves out.
     trustProxy: config.trustProxy as boolean | string,
     // Routes raise it with @BodyLimit (see installBodyLimits).
     bodyLimit: bodyBounds(config.bodyLimitBytes).small.bytes,
     genReqId: requestIdFor,
-    return503OnClosing: true,
+    // Requests that arrive while draining get the app's own 503 (below), not Fastify's body.
+    return503OnClosing: false,
     // A request (headers and body) must arrive within requestTimeout, or it is answered 408 and
     // its connection closed: a body trickled a byte at a time cannot hold a connection open.
     // It covers receiving only; a long streamed export is a response and is not cut.
@@ -41,7 +65,14 @@ export async function createApp(config: AppConfig, root: DynamicModule = AppModu
   // them. Swagger UI's static assets set their own caching over this.
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id).header('cache-control', 'no-store');
-    done();
+    if (!adapter.draining) return done();
+    void reply.header('connection', 'close');
+    sendError(reply, toErrorResponse(new ShuttingDownError(), String(request.id), drainLogger));
+  });
+  // A keep-alive connection whose request was in flight is closed once it is answered.
+  adapter.getInstance().addHook('onSend', (_request, reply, payload, done) => {
+    if (adapter.draining) void reply.header('connection', 'close');
+    done(null, payload);
   });
   installBodyLimits(adapter.getInstance(), config);
   const app = await NestFactory.create<NestFastifyApplication>(root, adapter, {

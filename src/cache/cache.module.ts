@@ -1,4 +1,4 @@
-import { Logger, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { CacheModule, type CacheOptions } from '@nestjs/cache-manager';
 import KeyvRedis from '@keyv/redis';
 import { KeyvCacheableMemory } from 'cacheable';
@@ -20,22 +20,28 @@ class PromptlyClosedKeyvRedis<T> extends KeyvRedis<T> {
     CacheModule.registerAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig): CacheOptions => {
+        // The Keyv that @nestjs/cache-manager wraps the store in takes this namespace and passes it
+        // to the store (which would otherwise lose its own): REDIS_KEY_PREFIX covers cache keys.
+        const namespace = `${config.redisKeyPrefix}cache`;
         if (!config.redisUrl) {
-          return { ttl: config.cacheTtlMs, stores: [new KeyvCacheableMemory({ lruSize: config.cacheMaxEntries })] };
+          return { ttl: config.cacheTtlMs, namespace, stores: [new KeyvCacheableMemory({ lruSize: config.cacheMaxEntries })] };
         }
         // Without the offline queue, a write issued during an outage fails at once instead of
-        // being replayed later over fresher data.
-        const client = { url: config.redisUrl, disableOfflineQueue: true, socket: { connectTimeout: 2000 } };
+        // being replayed later over fresher data. The client's own reconnection is off: after a
+        // partition it could wait forever on a connection that was accepted but never answered
+        // (its connect timeout ends at TCP connect); the store instead reconnects on the next
+        // call, time-boxed by connectionTimeout, and starts over after each timeout.
+        const client = { url: config.redisUrl, disableOfflineQueue: true, socket: { connectTimeout: 2000, reconnectStrategy: false as const } };
+        // Failures throw, so that UserCache can tell a failed invalidation from a done one (and
+        // retry it) and log the outage; it treats every failure as a miss.
         const store = new PromptlyClosedKeyvRedis(client, {
-          namespace: `${config.redisKeyPrefix}cache`,
-          throwOnConnectError: false,
-          throwOnErrors: false,
+          throwOnConnectError: true,
+          throwOnErrors: true,
           connectionTimeout: config.cacheTimeoutMs * 10,
         });
-        // An unhandled 'error' event would kill the process; a cache outage is only a miss.
-        const logger = new Logger('Cache');
-        store.on('error', (error: unknown) => logger.warn(`redis cache error: ${String(error)}`));
-        return { ttl: config.cacheTtlMs, stores: [store] };
+        // An unhandled 'error' event would kill the process; the errors also reach UserCache.
+        store.on('error', () => undefined);
+        return { ttl: config.cacheTtlMs, namespace, stores: [store] };
       },
     }),
   ],

@@ -3,30 +3,57 @@ import { parseEnv } from '../config/app-config';
 import { UserCache } from './user-cache.service';
 
 // The retry schedule is plain logic over the cache's answers; a cache that fails on demand stands
-// in for a Redis blip (the outage itself is covered against real Redis in test/foundation).
+// in for Redis (the partition itself is covered against real Redis in test/e2e).
 describe('UserCache invalidation', () => {
-  it('retries a failed delete in the background until it succeeds', async () => {
+  let calls: { op: string; keys: string[] }[];
+  let failures: number;
+  let users: UserCache;
+
+  beforeEach(() => {
     jest.useFakeTimers();
-    const calls: string[][] = [];
-    let failures = 2;
+    calls = [];
     const cache = {
+      stores: [],
+      get: (k: string) => (calls.push({ op: 'get', keys: [k] }), Promise.resolve(undefined)),
       mdel: (keys: string[]) => {
-        calls.push(keys);
+        calls.push({ op: 'mdel', keys });
         return failures-- > 0 ? Promise.reject(new Error('connection lost')) : Promise.resolve(true);
       },
     } as unknown as Cache;
-    const users = new UserCache(cache, parseEnv({ LOG_LEVEL: 'silent' }));
-    try {
-      await users.delete(['a', 'b']);
-      expect(calls).toHaveLength(1);
-      await jest.advanceTimersByTimeAsync(250);
-      expect(calls).toHaveLength(2);
-      await jest.advanceTimersByTimeAsync(1000);
-      expect(calls).toHaveLength(3);
-      await jest.advanceTimersByTimeAsync(10000);
-      expect(calls).toEqual([['user:a', 'user:b'], ['user:a', 'user:b'], ['user:a', 'user:b']]);
-    } finally {
-      jest.useRealTimers();
-    }
+    users = new UserCache(cache, parseEnv({ LOG_LEVEL: 'silent' }));
+  });
+  afterEach(() => {
+    users.onModuleDestroy();
+    jest.useRealTimers();
+  });
+
+  const deletes = () => calls.filter((c) => c.op === 'mdel');
+
+  it('retries a failed delete with capped backoff until it succeeds, reading through meanwhile', async () => {
+    failures = 6;
+    await users.delete(['a']);
+    // 250, 500, 1000, 2000, then every 2000 ms: the seventh call (7,750 ms in) succeeds.
+    await jest.advanceTimersByTimeAsync(250 + 500 + 1000 + 2000 + 2000);
+    expect(deletes()).toHaveLength(6);
+    await expect(users.get('a')).resolves.toBeUndefined();
+    expect(calls.filter((c) => c.op === 'get')).toEqual([]);
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(deletes()).toHaveLength(7);
+    await users.get('a');
+    expect(calls.filter((c) => c.op === 'get')).toEqual([{ op: 'get', keys: ['user:a'] }]);
+    await jest.advanceTimersByTimeAsync(60000);
+    expect(deletes()).toHaveLength(7);
+  });
+
+  it('retries every pending key in one loop, however many invalidations failed', async () => {
+    failures = 3;
+    await users.delete(['a']);
+    await users.delete(['b', 'c']);
+    await jest.advanceTimersByTimeAsync(250);
+    expect(deletes().map((c) => c.keys)).toEqual([['user:a'], ['user:b', 'user:c'], ['user:a', 'user:b', 'user:c']]);
+    await jest.advanceTimersByTimeAsync(500);
+    expect(deletes()).toHaveLength(4);
+    await jest.advanceTimersByTimeAsync(60000);
+    expect(deletes()).toHaveLength(4);
   });
 });

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
+import { OutageLog } from '../common/outage-log';
 import { withTimeout } from '../common/with-timeout';
 import { AppConfig } from '../config/app-config';
 import { withoutTokenEpoch } from '../users/user-row';
@@ -13,22 +14,38 @@ type CachedUser = Omit<UserAuthState, 'deletedAt' | 'createdAt' | 'updatedAt' | 
 };
 
 const key = (id: string) => `user:${id}`;
-const DELETE_RETRY_DELAYS_MS = [250, 1000, 4000];
+// A failed invalidation is retried after FIRST, doubling up to MAX while it keeps failing.
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 2000;
 
 // Cache-aside by user id. The cache is an optimization, never the source of truth: every call is
 // time-boxed and any failure is a miss, so a stopped or hung Redis slows reads but breaks nothing.
+// An invalidation is the exception: an entry left behind would serve a stale user, and keep a
+// retired token working, until its TTL, so a failed one is retried until it succeeds.
 @Injectable()
 export class UserCache implements OnModuleDestroy {
   private readonly logger = new Logger(UserCache.name);
+  private readonly outage = new OutageLog(this.logger, 'user cache');
   private deletions = 0;
-  private readonly retries = new Set<NodeJS.Timeout>();
+  // Keys whose invalidation Redis has not confirmed, with the invalidation count when last asked
+  // for, so that a retry that was already under way does not settle a newer request.
+  private readonly pending = new Map<string, number>();
+  private retryDelayMs = FIRST_RETRY_MS;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retrying = false;
   private closing = false;
 
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    // @nestjs/cache-manager wraps each store in a Keyv that swallows the store's errors: a failed
+    // delete would pass for a done one. They must reach timeBoxed.
+    for (const store of cache.stores) store.throwOnErrors = true;
+  }
 
+  // An entry whose invalidation is pending may be stale: this process reads through until Redis
+  // confirms it gone, and does not write it back meanwhile.
   async get(id: string): Promise<User | undefined> {
     const state = await this.getAuthState(id);
     return state && withoutTokenEpoch(state);
@@ -37,11 +54,13 @@ export class UserCache implements OnModuleDestroy {
   // The entry with the token epoch, for the auth guard. An entry written before the epoch
   // existed (a rolling deploy sharing Redis) is a miss.
   async getAuthState(id: string): Promise<UserAuthState | undefined> {
+    if (this.pending.has(key(id))) return undefined;
     const cached = await this.timeBoxed('get', () => this.cache.get<CachedUser>(key(id)));
     return cached && typeof cached.tokenEpoch === 'string' ? fromCache(cached) : undefined;
   }
 
   async set(user: UserAuthState): Promise<void> {
+    if (this.pending.has(key(user.id))) return;
     await this.timeBoxed('set', () => this.cache.set(key(user.id), toCache(user), this.config.cacheTtlMs));
   }
 
@@ -56,14 +75,27 @@ export class UserCache implements OnModuleDestroy {
     return this.config.redisUrl !== undefined || this.deletions !== mark;
   }
 
-  // An invalidation that fails (a Redis blip) is retried in the background: an entry left behind
-  // would serve a stale user, and keep a retired token working, until its TTL.
   async delete(ids: Iterable<string>): Promise<void> {
     const keys = [...new Set(ids)].map(key);
     if (keys.length === 0) return;
-    this.deletions++;
-    if (await this.deleted(keys)) return;
-    this.retryDelete(keys, 0);
+    const generation = ++this.deletions;
+    if (await this.deleted(keys)) {
+      for (const k of keys) this.pending.delete(k);
+      return;
+    }
+    for (const k of keys) this.pending.set(k, generation);
+    this.scheduleRetry();
+  }
+
+  // Pending retries end with the app: after shutdown the store is closed, and touching it again
+  // would reopen its connection and keep the process alive. Entries still pending then expire
+  // within the TTL.
+  onModuleDestroy(): void {
+    this.closing = true;
+    clearTimeout(this.retryTimer);
+    if (this.pending.size > 0) {
+      this.logger.error(`${this.pending.size} cache entries could not be invalidated; they expire within ${this.config.cacheTtlMs} ms`);
+    }
   }
 
   private async deleted(keys: string[]): Promise<boolean> {
@@ -74,34 +106,34 @@ export class UserCache implements OnModuleDestroy {
     return done === true;
   }
 
-  // Pending retries end with the app: after shutdown the store is closed, and touching it again
-  // would reopen its connection and keep the process alive.
-  onModuleDestroy(): void {
-    this.closing = true;
-    for (const timer of this.retries) clearTimeout(timer);
-    this.retries.clear();
+  // One retry loop for every pending key, however many invalidations failed.
+  private scheduleRetry(): void {
+    if (this.closing || this.retrying || this.pending.size === 0) return;
+    this.retrying = true;
+    this.retryTimer = setTimeout(() => void this.retry(), this.retryDelayMs);
+    this.retryTimer.unref();
   }
 
-  private retryDelete(keys: string[], attempt: number): void {
-    if (this.closing) return;
-    if (attempt >= DELETE_RETRY_DELAYS_MS.length) {
-      this.logger.error(`cache entries ${keys.join(', ')} could not be invalidated; they expire within ${this.config.cacheTtlMs} ms`);
-      return;
+  private async retry(): Promise<void> {
+    const attempt = [...this.pending];
+    const done = await this.deleted(attempt.map(([k]) => k));
+    if (done) {
+      for (const [k, generation] of attempt) if (this.pending.get(k) === generation) this.pending.delete(k);
     }
-    const timer = setTimeout(() => {
-      this.retries.delete(timer);
-      void this.deleted(keys).then((done) => done || this.retryDelete(keys, attempt + 1));
-    }, DELETE_RETRY_DELAYS_MS[attempt]);
-    timer.unref();
-    this.retries.add(timer);
+    this.retryDelayMs = done ? FIRST_RETRY_MS : Math.min(this.retryDelayMs * 2, MAX_RETRY_MS);
+    this.retrying = false;
+    this.scheduleRetry();
   }
 
-  // A slow or failed cache call is a miss, logged once per call.
-  private async timeBoxed<T>(operation: string, call: () => Promise<T>): Promise<T | undefined> {
+  // A slow or failed cache call is a miss; an outage is logged once, then periodically. A get
+  // proves nothing about recovery: cache-manager answers a failed one as a miss.
+  private async timeBoxed<T>(operation: 'get' | 'set' | 'delete', call: () => Promise<T>): Promise<T | undefined> {
     try {
-      return await withTimeout(call(), this.config.cacheTimeoutMs, `cache ${operation}`);
+      const result = await withTimeout(call(), this.config.cacheTimeoutMs, `cache ${operation}`);
+      if (operation !== 'get') this.outage.succeeded();
+      return result;
     } catch (error) {
-      this.logger.warn(`cache ${operation} failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.outage.failed(error, 'reading through to PostgreSQL; failed invalidations are retried');
       return undefined;
     }
   }

@@ -14,6 +14,7 @@ export enum ErrorCode {
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
   QUERY_TIMEOUT = 'QUERY_TIMEOUT',
+  SHUTTING_DOWN = 'SHUTTING_DOWN',
   INTERNAL_ERROR = 'INTERNAL_ERROR',
 }
 
@@ -85,5 +86,16 @@ export class DatabaseUnavailableError extends DomainError {
 
   constructor() {
     super('The database is unavailable; retry shortly');
+  }
+}
+
+// A request that arrives while this instance drains for shutdown: another instance (or this one,
+// restarted) will serve it.
+export class ShuttingDownError extends DomainError {
+  readonly code = ErrorCode.SHUTTING_DOWN;
+  readonly retryAfterMs = 1000;
+
+  constructor() {
+    super('This instance is shutting down; retry shortly');
   }
 }

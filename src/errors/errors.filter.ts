@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, Optional, ServiceUnavailableException } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, ErrorCode, RateLimitExceededError } from './domain-error';
+import { DomainError, ErrorCode, RateLimitExceededError, ShuttingDownError } from './domain-error';
 import { isDatabaseUnavailable, isDataException, isQueryTimeout } from './database-errors';
 import { STATUS_BY_CODE } from './http-status';
 import { RequestAuditor } from '../audit/request-auditor.service';
@@ -36,7 +36,8 @@ export function toErrorResponse(error: unknown, requestId: string, logger: Logge
   if (error instanceof DomainError) {
     const body: ErrorBody = { statusCode: STATUS_BY_CODE[error.code], code: error.code, message: error.message, requestId };
     if (error.details !== undefined) body.details = error.details;
-    const retryAfterSeconds = error instanceof RateLimitExceededError ? Math.max(1, Math.ceil(error.retryAfterMs / 1000)) : undefined;
+    const retryAfterSeconds =
+      error instanceof RateLimitExceededError || error instanceof ShuttingDownError ? Math.max(1, Math.ceil(error.retryAfterMs / 1000)) : undefined;
     return { body, retryAfterSeconds };
   }
   if (error instanceof ThrottlerException) {

@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ThrottlerStorage } from '@nestjs/throttler';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { ThrottlerStorage, ThrottlerStorageService } from '@nestjs/throttler';
+import { OutageLog } from '../common/outage-log';
 import { withTimeout } from '../common/with-timeout';
 import { AppConfig } from '../config/app-config';
 
@@ -9,31 +10,39 @@ export type RateRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 const STORAGE_TIMEOUT_MS = 1000;
 
 // Counts hits per key within THROTTLE_WINDOW_MS in the throttler's storage (in memory, or Redis
-// shared by every instance). It fails open: when the storage is down or hung the hit is allowed
-// with a warning. Every limited action already needs a valid caller (or costs an argon2
-// verification, for login), so a limit is a brake on abuse, not access control; failing closed
-// would turn a Redis outage into an outage of logins, password changes and erasure requests.
+// shared by every instance). When that storage is down or hung, the hit is counted in this
+// process instead: limits then hold per instance rather than not at all. Failing closed would
+// turn a Redis outage into an outage of logins, password changes and erasure requests; every
+// limited action already needs a valid caller (or costs an argon2 verification, for login), so a
+// per-instance limit for the length of an outage is an acceptable brake on abuse.
 @Injectable()
-export class RateCounter {
-  private readonly logger = new Logger(RateCounter.name);
+export class RateCounter implements OnApplicationShutdown {
+  private readonly outage = new OutageLog(new Logger(RateCounter.name), 'rate-limit storage');
+  private readonly fallback = new ThrottlerStorageService();
 
   constructor(
     @Inject(ThrottlerStorage) private readonly storage: ThrottlerStorage,
     private readonly config: AppConfig,
   ) {}
 
-  async hit(key: string, limit: number, name: string): Promise<RateRecord | undefined> {
+  async hit(key: string, limit: number, name: string): Promise<RateRecord> {
     const window = this.config.throttleWindowMs;
     try {
-      return await withTimeout(this.storage.increment(key, window, limit, window, name), STORAGE_TIMEOUT_MS, 'rate-limit storage');
+      const record = await withTimeout(this.storage.increment(key, window, limit, window, name), STORAGE_TIMEOUT_MS, 'rate-limit storage');
+      this.outage.succeeded();
+      return record;
     } catch (error) {
-      this.logger.warn(`rate-limit storage unavailable, allowing ${name}: ${error instanceof Error ? error.message : String(error)}`);
-      return undefined;
+      this.outage.failed(error, 'counting in this process (limits hold per instance)');
+      return this.fallback.increment(key, window, limit, window, name);
     }
   }
 
   // The storages report whole seconds; never promise more than one window.
   retryAfterMs(record: RateRecord): number {
     return Math.min(this.config.throttleWindowMs, Math.max(1, record.timeToBlockExpire) * 1000);
+  }
+
+  onApplicationShutdown(): void {
+    this.fallback.onApplicationShutdown();
   }
 }

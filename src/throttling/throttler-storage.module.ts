@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { ThrottlerStorage, ThrottlerStorageService } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import Redis from 'ioredis';
@@ -7,6 +7,7 @@ import { RateCounter } from './rate-counter.service';
 
 export const THROTTLER_REDIS = Symbol('THROTTLER_REDIS');
 const QUIT_TIMEOUT_MS = 1000;
+const HANDSHAKE_TIMEOUT_MS = 2000;
 
 // Closes the ioredis client that the Redis storage uses; it is not a Nest provider of its own, so
 // without this the process (and Jest) would hang on shutdown.
@@ -27,8 +28,23 @@ class ThrottlerRedisCloser implements OnApplicationShutdown {
   }
 }
 
+// ioredis's connectTimeout ends at TCP connect. Behind a partition that accepts connections but
+// never answers, the client would wait for its ready check forever (and limits stay per instance
+// after Redis is back): a connection not ready within HANDSHAKE_TIMEOUT_MS is dropped and retried.
+function dropStalledHandshakes(redis: Redis): void {
+  let timer: NodeJS.Timeout | undefined;
+  redis.on('connect', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => redis.status === 'connect' && redis.disconnect(true), HANDSHAKE_TIMEOUT_MS);
+    timer.unref();
+  });
+  redis.on('ready', () => clearTimeout(timer));
+  redis.on('end', () => clearTimeout(timer));
+}
+
 // Where rate-limit counters live: in this process by default, in Redis when REDIS_URL is set so
-// that every app instance shares one limit.
+// that every app instance shares one limit (RateCounter falls back to this process while Redis is
+// down).
 @Module({
   providers: [
     {
@@ -42,8 +58,10 @@ class ThrottlerRedisCloser implements OnApplicationShutdown {
           enableOfflineQueue: false,
           connectTimeout: 2000,
         });
-        const logger = new Logger('ThrottlerStorage');
-        redis.on('error', (error: Error) => logger.warn(`redis throttler storage error: ${error.message}`));
+        // An unhandled 'error' event would kill the process. Each reconnect attempt emits one; the
+        // outage itself is logged by RateCounter, once per state change.
+        redis.on('error', () => undefined);
+        dropStalledHandshakes(redis);
         return redis;
       },
     },

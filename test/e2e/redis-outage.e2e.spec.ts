@@ -10,7 +10,7 @@ describe('with REDIS_URL pointing at a Redis that is down', () => {
   });
   afterAll(() => t.close());
 
-  it('logs in, reads, writes and runs sensitive actions (limits fail open)', async () => {
+  it('logs in, reads, writes and runs sensitive actions (limits counted in this process)', async () => {
     const auth = { authorization: `Bearer ${t.adminToken}` };
     const { user, password } = await t.factories.createUser();
     await expect(t.tokenFor(user, password)).resolves.toEqual(expect.any(String));

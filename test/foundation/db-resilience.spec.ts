@@ -1,4 +1,3 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { createApp } from '../../src/app.factory';
@@ -6,6 +5,7 @@ import { UsersRepository } from '../../src/users/users.repository';
 import type { AppConfig } from '../../src/config/app-config';
 import { createTestDatabase, withAdminClient, type TestDatabase } from '../support/test-database';
 import { testConfig } from '../support/test-config';
+import { TcpProxy } from '../support/tcp-proxy';
 
 async function startApp(databaseUrl: string, overrides: Partial<AppConfig> = {}): Promise<NestFastifyApplication> {
   const app = await createApp(testConfig(databaseUrl, overrides));
@@ -96,57 +96,3 @@ describe('database resilience', () => {
   });
 });
 
-// A TCP proxy in front of the real server that a test switches between forwarding, refusing
-// (open connections cut, new ones closed at once) and blackholing (accepts, never answers).
-class TcpProxy {
-  private mode: 'forward' | 'refuse' | 'blackhole' = 'forward';
-  private readonly sockets = new Set<Socket>();
-
-  private constructor(
-    private readonly server: Server,
-    private readonly target: URL,
-  ) {
-    server.on('connection', (client) => this.accept(client));
-  }
-
-  static async start(target: URL): Promise<TcpProxy> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return new TcpProxy(server, target);
-  }
-
-  url(databaseUrl: string): string {
-    const url = new URL(databaseUrl);
-    url.host = `127.0.0.1:${(this.server.address() as { port: number }).port}`;
-    return url.toString();
-  }
-
-  // Leaving "forward" also cuts every open connection, as a dead server or network would.
-  switchTo(mode: TcpProxy['mode']): void {
-    this.mode = mode;
-    if (mode !== 'forward') for (const socket of this.sockets) socket.destroy();
-  }
-
-  close(): Promise<void> {
-    this.switchTo('refuse');
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  private accept(client: Socket): void {
-    this.track(client);
-    if (this.mode === 'refuse') return void client.destroy();
-    if (this.mode === 'blackhole') return void client.resume();
-    const upstream = connect(Number(this.target.port || 5432), this.target.hostname);
-    this.track(upstream);
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-  }
-
-  private track(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
-  }
-}

@@ -79,14 +79,16 @@ describe('sensitiveUserAction', () => {
     }
   });
 
-  it('fails open with a warning when the shared storage is unreachable', async () => {
+  it('counts in this process, with one warning, when the shared storage is unreachable', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     // Port 1 refuses connections: Redis is configured but down.
     const down = await createRepositoryContext({ redisUrl: 'redis://127.0.0.1:1', throttleWindowMs: WINDOW_MS, throttleSensitive: LIMITS });
     try {
       const userId = randomUUID();
-      for (let i = 0; i < LIMITS.export + 2; i += 1) await expect(down.users.sensitiveUserAction(userId, 'export')).resolves.toBeUndefined();
-      expect(warn.mock.calls.some(([message]) => String(message).includes('rate-limit storage unavailable, allowing export'))).toBe(true);
+      for (let i = 0; i < LIMITS.export; i += 1) await expect(down.users.sensitiveUserAction(userId, 'export')).resolves.toBeUndefined();
+      for (let i = 0; i < 2; i += 1) await expect(down.users.sensitiveUserAction(userId, 'export')).rejects.toBeInstanceOf(RateLimitExceededError);
+      const storageWarnings = warn.mock.calls.filter(([message]) => String(message).includes('rate-limit storage'));
+      expect(storageWarnings).toEqual([[expect.stringContaining('rate-limit storage unavailable')]]);
     } finally {
       await down.close();
       warn.mockRestore();
