@@ -9,10 +9,10 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { Audited } from '../audit/audit.decorators';
+import { Audited, AuditedByHandler } from '../audit/audit.decorators';
 import { NoThrottle, SensitiveRoute } from '../throttling/throttling.decorators';
 import { toUserResponse, UserResponseDto } from '../users/dto/user-response.dto';
-import { AuthService } from './auth.service';
+import { AuthService, LOGIN_AUDIT_ACTION } from './auth.service';
 import { CurrentUser, type AuthenticatedUser } from './authenticated-user';
 import { AccessTokenDto } from './dto/access-token.dto';
 import { ChangePasswordDto } from './dto/change-password.dto';
@@ -28,7 +28,7 @@ export class AuthController {
   // Not under the shared throttler: login has its own limiter (per address for every attempt,
   // per account for failures only), which the throttler's per-route counting cannot express.
   @Post('login')
-  @Audited('auth.login')
+  @AuditedByHandler(LOGIN_AUDIT_ACTION)
   @Public()
   @NoThrottle()
   @HttpCode(HttpStatus.OK)

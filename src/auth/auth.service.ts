@@ -11,6 +11,7 @@ import { LoginLimiter } from './login-limiter.service';
 // One message for every login failure: unknown email, wrong password, inactive, deleted or
 // anonymized account all look the same to the caller.
 const LOGIN_FAILED = 'Invalid email or password';
+export const LOGIN_AUDIT_ACTION = 'auth.login';
 
 // Login, the caller's own profile and password. Everything about users goes through the
 // injected UsersRepository: this module has no SQL of its own.
@@ -26,12 +27,15 @@ export class AuthService {
     const account = canonicalEmail(email);
     await this.limiter.countAddressAttempt(clientAddress);
     await this.limiter.assertAccountNotLocked(account);
-    const credentials = await this.verified(await this.users.getCredentialsByEmail(email), password);
+    const found = await this.users.getCredentialsByEmail(email);
+    // A rejection is audited on the account the email names (never the email itself).
+    if (found) this.users.noteAuditSubject(found.id);
+    const credentials = await this.verified(found, password);
     if (!credentials) {
       await this.limiter.countAccountFailure(account);
       throw new UnauthenticatedError(LOGIN_FAILED);
     }
-    await this.users.updateLastLogin(credentials.id);
+    await this.recordLogin(credentials.id, clientAddress);
     const version = await this.upgradeHash(credentials, password);
     return this.tokens.issue({ sub: credentials.id, ver: version, roles: credentials.roles });
   }
@@ -53,6 +57,15 @@ export class AuthService {
       throw UserValidationError.field('currentPassword', 'does not match the current password');
     }
     await this.users.changeUserPassword(userId, await hashPassword(newPassword));
+  }
+
+  // The login's audit row commits with its last-login time, in a transaction of their own (none is
+  // held across the password verification).
+  private recordLogin(userId: string, clientAddress: string): Promise<void> {
+    return this.users.dbTransaction(async () => {
+      await this.users.updateLastLogin(userId);
+      await this.users.auditLogUserChange(userId, LOGIN_AUDIT_ACTION, { outcome: 'success', targetIds: [userId], clientAddress }, { actorId: userId });
+    });
   }
 
   // Replaces a hash below today's policy (e.g. an imported bcrypt one) with argon2id. That bumps

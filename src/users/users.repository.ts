@@ -177,6 +177,10 @@ export class UsersRepository {
   auditLogUserChange(userId: string | null, action: string, details?: Record<string, unknown> | string, context?: AuditContext): Promise<void> {
     return this.audit.auditLogUserChange(userId, action, details, context);
   }
+  // Names the user an audited request turned out to be about, for the audit of its rejection.
+  noteAuditSubject(userId: string): void {
+    this.audit.noteSubject(userId);
+  }
   getAuditLog(userId: string, options?: PageOptions): Promise<Page<AuditEntry>> {
     return this.audit.getAuditLog(userId, options);
   }
