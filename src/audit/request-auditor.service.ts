@@ -17,6 +17,14 @@ export class RequestAuditor {
     await this.audit.auditLogRequest(targetIds(request, result), action, this.details(request, { outcome: 'success' }), this.context(request));
   }
 
+  // The success row as a hook, for a handler that opens its own transaction (after its slow,
+  // connection-free work) and calls the hook inside it with its result.
+  successHook(request: AuditedRequest): (result: unknown) => Promise<void> {
+    const action = request.auditAction;
+    if (!action) throw new Error('successHook called on a route without an audit action');
+    return (result) => this.recordSuccess(request, action, result);
+  }
+
   // The success row as a statement, for a handler that runs it on a connection of its own.
   successStatement(request: AuditedRequest): AuditStatement {
     if (!request.auditAction) throw new Error('successStatement called on a route without an audit action');

@@ -147,8 +147,9 @@ export class UsersRepository {
   }
 
   // Bulk
-  bulkCreateUsers(users: NewUser[]): Promise<User[]> {
-    return this.bulk.bulkCreateUsers(users);
+  // `beforeCommit` runs in the insert's transaction, after the (already hashed) users are in.
+  bulkCreateUsers(users: NewUser[], beforeCommit?: (created: User[]) => Promise<void>): Promise<User[]> {
+    return this.bulk.bulkCreateUsers(users, beforeCommit);
   }
   bulkUpdateUsers(ids: string[], updateData: UserPatch): Promise<User[]> {
     return this.bulk.bulkUpdateUsers(ids, updateData);
