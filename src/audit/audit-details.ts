@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isUuid } from '../users/repository/paging';
 import { UserValidationError } from '../users/users.errors';
 
@@ -57,13 +58,16 @@ const RULES: Record<string, Rule> = {
   method: token,
   route: (v) => (typeof v === 'string' && ROUTE.test(v) ? v : undefined),
   status: (v) => (Number.isInteger(v) && (v as number) >= 100 && (v as number) <= 599 ? v : undefined),
+  // The client's IP address (request.ip, which honours TRUST_PROXY only); nothing else passes.
+  clientAddress: (v) => (typeof v === 'string' && v.length <= 45 && isIP(v) !== 0 ? v : undefined),
   dryRun: flag,
   withDeleted: flag,
   note: (v) => (typeof v === 'string' ? sanitizeNote(v) || undefined : undefined),
 };
 
-// Keys whose values are free text: anonymizing a user drops them from that user's history.
-export const FREE_TEXT_KEYS = ['note'];
+// Keys whose values are free text or identify a person (an IP address): anonymizing a user drops
+// them from that user's history.
+export const PERSONAL_KEYS = ['note', 'clientAddress'];
 
 export function sanitizeAuditDetails(details: unknown): AuditDetails {
   if (details === undefined || details === null) return {};

@@ -6,6 +6,7 @@ import { isUuid, paging } from '../users/repository/paging';
 import type { Page, PageOptions } from '../users/user.model';
 import { UserValidationError } from '../users/users.errors';
 import { sanitizeAuditDetails, type AuditDetails } from './audit-details';
+import type { AuditedRequest } from './audited-request';
 
 export interface AuditEntry {
   id: string;
@@ -15,6 +16,12 @@ export interface AuditEntry {
   details: AuditDetails;
   requestId: string | null;
   createdAt: Date;
+}
+
+export interface AuditStatement {
+  sql: string;
+  params: unknown[];
+  entry: Omit<AuditEntry, 'id' | 'createdAt'>;
 }
 
 export interface AuditContext {
@@ -27,6 +34,7 @@ export interface AuditContext {
 // writes deep below then pick them up. An explicit `context` argument wins over the ambient one.
 export const AUDIT_ACTOR_ID = 'audit:actorId';
 export const AUDIT_REQUEST_ID = 'audit:requestId';
+export const AUDIT_REQUEST = 'audit:request';
 
 const ACTION = /^[a-z][a-z0-9_.:-]{0,63}$/;
 
@@ -68,6 +76,45 @@ export class AuditLog {
       [entry.userId, entry.actorId, entry.action, JSON.stringify(entry.details), entry.requestId],
     );
     await this.db.afterCommit(async () => this.logger.log({ msg: 'audit', audit: entry }));
+  }
+
+  // The audit of one request about any number of users, in the caller's transaction.
+  async auditLogRequest(userIds: readonly string[], action: string, details: AuditDetails, context: AuditContext = {}): Promise<void> {
+    const statement = this.requestStatement(userIds, action, details, context);
+    await this.db.query(statement.sql, statement.params);
+    await this.db.afterCommit(async () => this.logWritten(statement));
+  }
+
+  // One row per target user, each naming only its own target (plus `count` when there are
+  // several), so that every user's history shows the request through
+  // IDX_audit_log_user_id_created_at however many users it touched; a request about no user gets
+  // one row without a user. For callers that must run the INSERT on a connection of their own
+  // (a streamed export, before its first byte); then call logWritten once it has run.
+  requestStatement(userIds: readonly string[], action: string, details: AuditDetails, context: AuditContext = {}): AuditStatement {
+    const ids = [...new Set(userIds.map((id) => id.toLowerCase()))];
+    if (ids.some((id) => !isUuid(id))) throw UserValidationError.field('userIds', 'must be UUIDs');
+    const entry = this.entry(ids.length === 1 ? ids[0] : null, action, { ...details, ...(ids.length > 1 ? { count: ids.length } : {}), targetIds: ids }, context);
+    const shared: AuditDetails = { ...entry.details };
+    delete shared.targetIds;
+    return {
+      sql: `INSERT INTO audit_log (user_id, actor_id, action, details, request_id)
+            SELECT t.id, $2::uuid, $3::text, $4::jsonb || jsonb_build_object('targetIds', CASE WHEN t.id IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(t.id) END), $5::text
+              FROM unnest($1::uuid[]) AS t(id)`,
+      params: [ids.length ? ids : [null], entry.actorId, entry.action, JSON.stringify(shared), entry.requestId],
+      entry,
+    };
+  }
+
+  // One log line per request, however many rows it wrote (the targets capped as in the rows).
+  logWritten(statement: AuditStatement): void {
+    this.logger.log({ msg: 'audit', audit: statement.entry });
+  }
+
+  // Notes, for the errors filter, the user that the current request turned out to be about when
+  // its path does not say (the account a login names): the rejection is audited on that user.
+  noteSubject(userId: string): void {
+    const request = this.cls.get<AuditedRequest | undefined>(AUDIT_REQUEST);
+    if (request && isUuid(userId)) request.auditSubjectId = userId;
   }
 
   async getAuditLog(userId: string, options: PageOptions = {}): Promise<Page<AuditEntry>> {

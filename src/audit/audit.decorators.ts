@@ -1,7 +1,15 @@
-import { SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
 
 export const AUDIT_ACTION = 'audit:action';
+export const AUDIT_BY_HANDLER = 'audit:byHandler';
 
-// Names the audit action of a mutating route (a stable name such as `user.update`); the audit
-// interceptor writes one row per request under that name once the outcome is known.
+// Names the audit action of a mutating route (a stable name such as `user.update`). The audit
+// interceptor runs the handler in one transaction with the request's success row, so that the
+// change and its audit row commit together; a failure is audited by the errors filter.
 export const Audited = (action: string) => SetMetadata(AUDIT_ACTION, action);
+
+// For the routes that must not hold a transaction across their handler: the handler writes its
+// own success row, committed before its result goes out (login: in the short transaction that
+// records the login, not across the password verification; export: on the COPY's connection,
+// before the first byte). Failures are audited by the errors filter as for @Audited.
+export const AuditedByHandler = (action: string) => applyDecorators(SetMetadata(AUDIT_ACTION, action), SetMetadata(AUDIT_BY_HANDLER, true));

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Post, Put, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Post, Put, Req, UseGuards } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiNoContentResponse,
@@ -8,10 +8,11 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { Audited } from '../audit/audit.decorators';
+import type { FastifyRequest } from 'fastify';
+import { Audited, AuditedByHandler } from '../audit/audit.decorators';
 import { NoThrottle, SensitiveRoute } from '../throttling/throttling.decorators';
 import { toUserResponse, UserResponseDto } from '../users/dto/user-response.dto';
-import { AuthService } from './auth.service';
+import { AuthService, LOGIN_AUDIT_ACTION } from './auth.service';
 import { CurrentUser, type AuthenticatedUser } from './authenticated-user';
 import { AccessTokenDto } from './dto/access-token.dto';
 import { ChangePasswordDto } from './dto/change-password.dto';
@@ -29,7 +30,7 @@ export class AuthController {
   // counted by LoginAttemptGuard before validation; per account for failures only), which the
   // throttler's per-route counting cannot express.
   @Post('login')
-  @Audited('auth.login')
+  @AuditedByHandler(LOGIN_AUDIT_ACTION)
   @Public()
   @NoThrottle()
   @UseGuards(LoginAttemptGuard)
@@ -38,8 +39,9 @@ export class AuthController {
   @ApiOkResponse({ type: AccessTokenDto })
   @ApiUnauthorizedResponse({ description: 'Unknown email, wrong password, or an account that cannot log in (one body for all)' })
   @ApiTooManyRequestsResponse({ description: 'Too many attempts from this address or failures for this account; see Retry-After' })
-  login(@Body() body: LoginDto): Promise<AccessTokenDto> {
-    return this.auth.login(body.email, body.password);
+  login(@Body() body: LoginDto, @Req() request: FastifyRequest): Promise<AccessTokenDto> {
+    // request.ip honours TRUST_PROXY only: a client cannot pick its address with X-Forwarded-For.
+    return this.auth.login(body.email, body.password, request.ip);
   }
 
   @Get('me')

@@ -11,6 +11,7 @@ import { LoginLimiter } from './login-limiter.service';
 // One message for every login failure: unknown email, wrong password, inactive, deleted or
 // anonymized account all look the same to the caller.
 const LOGIN_FAILED = 'Invalid email or password';
+export const LOGIN_AUDIT_ACTION = 'auth.login';
 
 // Login, the caller's own profile and password. Everything about users goes through the
 // injected UsersRepository: this module has no SQL of its own.
@@ -22,11 +23,15 @@ export class AuthService {
     private readonly limiter: LoginLimiter,
   ) {}
 
-  // The attempt has already been counted against the client address (LoginAttemptGuard).
-  async login(email: string, password: string): Promise<IssuedToken> {
+  // The attempt has already been counted against the client address (LoginAttemptGuard); the
+  // address goes into the login's audit row.
+  async login(email: string, password: string, clientAddress: string): Promise<IssuedToken> {
     const account = canonicalEmail(email);
     await this.limiter.assertAccountNotLocked(account);
-    const credentials = await this.verified(await this.users.getCredentialsByEmail(email), password);
+    const found = await this.users.getCredentialsByEmail(email);
+    // A rejection is audited on the account the email names (never the email itself).
+    if (found) this.users.noteAuditSubject(found.id);
+    const credentials = await this.verified(found, password);
     if (!credentials) {
       await this.limiter.countAccountFailure(account);
       throw new UnauthenticatedError(LOGIN_FAILED);
@@ -34,7 +39,7 @@ export class AuthService {
     const current = await this.upgradeHash(credentials, password);
     // The password was changed while this login verified the old one: no token from stale credentials.
     if (!current) throw new UnauthenticatedError(LOGIN_FAILED);
-    await this.users.updateLastLogin(credentials.id);
+    await this.recordLogin(credentials.id, clientAddress);
     return this.tokens.issue({ sub: current.id, ver: current.version, tep: current.tokenEpoch, roles: current.roles });
   }
 
@@ -62,6 +67,15 @@ export class AuthService {
     if (!credentials || !(await this.users.replaceUserPasswordHash(userId, credentials.hashedPassword, await hashPassword(newPassword)))) {
       throw UserValidationError.field('currentPassword', 'does not match the current password');
     }
+  }
+
+  // The login's audit row commits with its last-login time, in a transaction of their own (none is
+  // held across the password verification).
+  private recordLogin(userId: string, clientAddress: string): Promise<void> {
+    return this.users.dbTransaction(async () => {
+      await this.users.updateLastLogin(userId);
+      await this.users.auditLogUserChange(userId, LOGIN_AUDIT_ACTION, { outcome: 'success', targetIds: [userId], clientAddress }, { actorId: userId });
+    });
   }
 
   // Replaces a hash below today's policy (e.g. an imported bcrypt one) with argon2id, only if it is

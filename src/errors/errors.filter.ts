@@ -124,8 +124,26 @@ export class ErrorsFilter implements ExceptionFilter {
     // Every failed @Audited request is audited here, with the status it gets: guard rejections
     // (401, 403, 429) never reach the audit interceptor at all. Not when the database is down: the audit row could not be written, and trying would only
     // hold the answer for another connect timeout.
-    if (response.body.statusCode !== 503) await this.auditor?.record(request, { status: response.body.statusCode, errorCode: response.body.code });
+    if (response.body.statusCode !== 503) await this.auditor?.recordFailure(request, { status: response.body.statusCode, errorCode: response.body.code });
+    if (response.body.statusCode === 401 || response.body.statusCode === 403) this.logDenied(request, response.body);
     sendError(reply, response);
+  }
+
+  // Every refused authentication or authorization leaves a security log line, on read routes
+  // too (mutating routes also get an audit row): who, from where, what, and why.
+  private logDenied(request: FastifyRequest & { user?: { id: string } }, body: ErrorBody): void {
+    this.logger.warn(
+      {
+        requestId: body.requestId,
+        method: request.method,
+        route: request.routeOptions.url ?? null,
+        status: body.statusCode,
+        code: body.code,
+        actorId: request.user?.id ?? null,
+        clientAddress: request.ip,
+      },
+      'access denied',
+    );
   }
 }
 

@@ -161,8 +161,9 @@ export class UsersRepository {
   }
 
   // Bulk
-  bulkCreateUsers(users: NewUser[]): Promise<User[]> {
-    return this.bulk.bulkCreateUsers(users);
+  // `beforeCommit` runs in the insert's transaction, after the (already hashed) users are in.
+  bulkCreateUsers(users: NewUser[], beforeCommit?: (created: User[]) => Promise<void>): Promise<User[]> {
+    return this.bulk.bulkCreateUsers(users, beforeCommit);
   }
   bulkUpdateUsers(ids: string[], updateData: UserPatch): Promise<User[]> {
     return this.bulk.bulkUpdateUsers(ids, updateData);
@@ -190,6 +191,10 @@ export class UsersRepository {
   // AUDIT_ACTOR_ID and AUDIT_REQUEST_ID (see audit-log.service.ts).
   auditLogUserChange(userId: string | null, action: string, details?: Record<string, unknown> | string, context?: AuditContext): Promise<void> {
     return this.audit.auditLogUserChange(userId, action, details, context);
+  }
+  // Names the user an audited request turned out to be about, for the audit of its rejection.
+  noteAuditSubject(userId: string): void {
+    this.audit.noteSubject(userId);
   }
   getAuditLog(userId: string, options?: PageOptions): Promise<Page<AuditEntry>> {
     return this.audit.getAuditLog(userId, options);

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { GuardrailError } from '../errors/domain-error';
 import { hashPassword, passwordIssue } from './password';
-import type { ImportOptions, ImportRow } from './repository/user-transfer';
+import type { ImportOptions, ImportRow, SqlStatement } from './repository/user-transfer';
 import type { User, UserDefaults, UserPatch } from './user.model';
 import { UserValidationError } from './users.errors';
 import { UsersRepository } from './users.repository';
@@ -61,8 +61,9 @@ export class UsersService {
     return this.removingAdmins(actor, ids, 'delete', () => this.users.bulkDeleteUsers(ids));
   }
 
-  exportUsers(format: 'csv' | 'json', withDeleted: boolean): Promise<Readable> {
-    return format === 'json' ? this.users.exportUsersToJson({ withDeleted }) : this.users.exportUsersToCsv({ withDeleted });
+  exportUsers(format: 'csv' | 'json', withDeleted: boolean, prologue?: SqlStatement): Promise<Readable> {
+    const options = { withDeleted, prologue };
+    return format === 'json' ? this.users.exportUsersToJson(options) : this.users.exportUsersToCsv(options);
   }
 
   // Upsert and import can change roles and the active flag of existing users: they run in one

@@ -77,9 +77,12 @@ describe('/users (collection routes)', () => {
     await t.http.patch('/users/bulk').set(auth).send({ ids, data: { email: 'a@b.co' } }).expect(400);
     await t.http.post('/users/bulk-delete').set(auth).send({ ids }).expect(204);
     await t.http.get(`/users/${ids[0]}`).set(auth).expect(404);
-    // A bulk request writes one audit row that names all its targets.
-    const rows: { action: string }[] = await t.app.get(DataSource).query(`SELECT action FROM audit_log WHERE details->'targetIds' ? $1 ORDER BY id`, [ids[0]]);
-    expect(rows.map((r) => r.action)).toEqual(['users.bulk-update', 'users.bulk-update.rejected', 'users.bulk-delete']);
+    // A bulk request writes one audit row per target, on that user's history.
+    const rows: { action: string; details: { targetIds: string[]; count: number } }[] = await t.app
+      .get(DataSource)
+      .query(`SELECT action, details FROM audit_log WHERE user_id = $1 ORDER BY id`, [ids[0]]);
+    expect(rows.map((r) => r.action)).toEqual(['users.bulk-create', 'users.bulk-update', 'users.bulk-update.rejected', 'users.bulk-delete']);
+    expect(rows.map((r) => [r.details.targetIds, r.details.count])).toEqual(Array(4).fill([[ids[0]], 2]));
     await t.http.post('/users/bulk-delete').set(auth).send({ ids: [t.admin.id] }).expect(403);
   });
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
 import { sanitizeAuditDetails, sanitizeNote } from '../../src/audit/audit-details';
-import { AUDIT_ACTOR_ID, AUDIT_PAGE_SQL, AUDIT_REQUEST_ID } from '../../src/audit/audit-log.service';
+import { AUDIT_ACTOR_ID, AUDIT_PAGE_SQL, AUDIT_REQUEST_ID, AuditLog } from '../../src/audit/audit-log.service';
 import { ErrorCode } from '../../src/errors/domain-error';
 import { UserValidationError } from '../../src/users/users.errors';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
@@ -60,6 +60,11 @@ describe('audit log', () => {
         note: `changed ${ARGON2_HASH}`,
       });
       expect(details).toEqual({ fields: ['email', 'fullName'], targetIds: [id], count: 3, outcome: 'success', status: 204, note: 'changed [redacted]' });
+    });
+
+    it('keeps a client address only when it is an IP address', () => {
+      for (const ip of ['203.0.113.7', '::1', '2001:db8::ff00:42:8329', '::ffff:127.0.0.1']) expect(sanitizeAuditDetails({ clientAddress: ip })).toEqual({ clientAddress: ip });
+      for (const bad of ['bob@example.com', '10.0.0.1, 10.0.0.2', 'localhost', '999.1.1.1', '1.2.3.4\n', 42]) expect(sanitizeAuditDetails({ clientAddress: bad })).toEqual({});
     });
 
     it('refuses details that are neither text nor an object', () => {
@@ -140,6 +145,25 @@ describe('audit log', () => {
       });
       expect(await ctx.sql(`SELECT 1 FROM audit_log WHERE user_id = $1`, [userId])).toHaveLength(1);
       expect(auditLines()).toHaveLength(1);
+    });
+  });
+
+  describe('auditLogRequest', () => {
+    it('writes one row per target, each on its own user and naming only its own id, and one log line', async () => {
+      const targets = [randomUUID(), randomUUID(), randomUUID()];
+      const audit = ctx.module.get(AuditLog);
+      await ctx.users.dbTransaction(() => audit.auditLogRequest(targets, 'users.import', { outcome: 'success', fields: ['roles'] }, { requestId: 'req-many' }));
+      const rows = await ctx.sql<{ user_id: string; details: unknown }>(`SELECT user_id, details FROM audit_log WHERE request_id = 'req-many' ORDER BY id`);
+      expect(rows).toEqual(targets.map((id) => ({ user_id: id, details: { outcome: 'success', fields: ['roles'], count: 3, targetIds: [id] } })));
+      for (const id of targets) expect((await ctx.users.getAuditLog(id)).items.map((e) => e.action)).toEqual(['users.import']);
+      expect(auditLines()).toEqual([{ msg: 'audit', audit: expect.objectContaining({ userId: null, action: 'users.import', details: expect.objectContaining({ count: 3, targetIds: targets }) }) }]);
+    });
+
+    it('writes one row without a user for a request about nobody, and refuses malformed ids', async () => {
+      const audit = ctx.module.get(AuditLog);
+      await audit.auditLogRequest([], 'users.export', { outcome: 'success' }, { requestId: 'req-none' });
+      await expect(ctx.sql(`SELECT user_id, details FROM audit_log WHERE request_id = 'req-none'`)).resolves.toEqual([{ user_id: null, details: { outcome: 'success', targetIds: [] } }]);
+      await expect(audit.auditLogRequest(['nope'], 'users.export', {})).rejects.toBeInstanceOf(UserValidationError);
     });
   });
 

@@ -42,6 +42,7 @@ describe('anonymizeUser', () => {
 
   it('erases the personal data everywhere and leaves a placeholder identity', async () => {
     const { user, email, name } = await personWithHistory();
+    await ctx.users.auditLogUserChange(user.id, 'auth.login', { outcome: 'success', clientAddress: '198.51.100.23' });
     const tag = email.split('-')[1].split('@')[0];
     await expect(ctx.users.getUserById(user.id)).resolves.toMatchObject({ email }); // now cached
     expect(await mentions(email)).toBeGreaterThan(0);
@@ -75,10 +76,11 @@ describe('anonymizeUser', () => {
     await expect(ctx.users.searchUsersByNameOrEmail(`Quux-${tag}`, 0, 10, { withDeleted: true })).resolves.toMatchObject({ total: 0 });
     await expect(ctx.users.getCredentialsById(user.id)).resolves.toBeNull();
 
-    // History: free text and rows naming the person are scrubbed; the erasure itself is recorded.
+    // History: free text, client addresses and rows naming the person are scrubbed; the erasure itself is recorded.
     const history = await ctx.users.getAuditLog(user.id);
     expect(history.items.map((e) => [e.action, e.details])).toEqual([
       ['user.anonymized', { outcome: 'success' }],
+      ['auth.login', { outcome: 'success' }],
       ['legacy.import', { redacted: true }],
       ['user.updated', { fields: ['fullName'] }],
     ]);

@@ -1,6 +1,8 @@
-import { Body, Controller, Get, HttpCode, Patch, Post, Query, StreamableFile } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Patch, Post, Query, Req, StreamableFile } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { Audited } from '../../audit/audit.decorators';
+import { Audited, AuditedByHandler } from '../../audit/audit.decorators';
+import type { AuditedRequest } from '../../audit/audited-request';
+import { RequestAuditor } from '../../audit/request-auditor.service';
 import { BodyLimit } from '../../common/body-limits';
 import { Roles } from '../../auth/roles.decorator';
 import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorators';
@@ -29,17 +31,20 @@ export class UsersBulkController {
   constructor(
     private readonly users: UsersRepository,
     private readonly service: UsersService,
+    private readonly auditor: RequestAuditor,
   ) {}
 
   @Post('bulk')
   @NoThrottle()
-  @Audited('users.bulk-create')
+  @AuditedByHandler('users.bulk-create')
   @BodyLimit('bulk')
   @ApiOperation({ operationId: 'bulkCreateUsers', summary: 'Create many users, all or nothing' })
   @ApiBody({ type: BulkCreateDto })
   @ApiCreatedResponse({ type: [UserResponseDto] })
-  async bulkCreateUsers(@Body(BulkCreateBodyPipe) users: NewUser[]): Promise<UserResponseDto[]> {
-    return (await this.users.bulkCreateUsers(users)).map(toUserResponse);
+  async bulkCreateUsers(@Body(BulkCreateBodyPipe) users: NewUser[], @Req() request: AuditedRequest): Promise<UserResponseDto[]> {
+    // Up to 100 passwords take seconds to hash: no transaction is held meanwhile. The users and
+    // their audit row then commit together in the insert's transaction.
+    return (await this.users.bulkCreateUsers(users, this.auditor.successHook(request))).map(toUserResponse);
   }
 
   @Patch('bulk')
@@ -65,12 +70,16 @@ export class UsersBulkController {
 
   @Get('export')
   @SensitiveRoute('export')
-  @Audited('users.export')
+  @AuditedByHandler('users.export')
   @ApiOperation({ operationId: 'exportUsers', summary: 'Stream every user as CSV or JSON (no password hashes)' })
   @ApiProduces('text/csv', 'application/json')
-  async exportUsers(@Query() query: ExportQueryDto): Promise<StreamableFile> {
+  async exportUsers(@Query() query: ExportQueryDto, @Req() request: AuditedRequest): Promise<StreamableFile> {
     const format = query.format ?? 'csv';
-    const stream = await this.service.exportUsers(format, query.withDeleted === true);
+    // The audit row commits on the export's connection before the COPY starts (no transaction
+    // is held around a stream): an export that cannot be audited is refused.
+    const audit = this.auditor.successStatement(request);
+    const stream = await this.service.exportUsers(format, query.withDeleted === true, audit);
+    this.auditor.logWritten(audit);
     return new StreamableFile(stream, {
       type: format === 'json' ? 'application/json; charset=utf-8' : 'text/csv; charset=utf-8',
       disposition: `attachment; filename="users.${format}"`,

@@ -42,12 +42,13 @@ export class UserBulk {
   ) {}
 
   // All or nothing. Invalid rows and duplicates (inside the batch or against live users) are
-  // reported together, by input index.
-  async bulkCreateUsers(users: NewUser[]): Promise<User[]> {
+  // reported together, by input index. Passwords are hashed before the transaction opens;
+  // `beforeCommit` runs inside it once the users are in (the REST route's audit row).
+  async bulkCreateUsers(users: NewUser[], beforeCommit?: (created: User[]) => Promise<void>): Promise<User[]> {
     const prepared = await this.prepare(users);
     const conflicts = [...duplicatesWithin(prepared), ...(await this.existing(prepared))];
     if (conflicts.length) throw new UserAlreadyExistsError(conflicts.sort((a, b) => (a.index ?? 0) - (b.index ?? 0)));
-    return this.insert(prepared, 'error');
+    return this.insert(prepared, 'error', beforeCommit);
   }
 
   async bulkUpdateUsers(ids: string[], updateData: UserPatch): Promise<User[]> {
@@ -103,7 +104,7 @@ export class UserBulk {
   // Inserts prepared rows with INSERT ... SELECT FROM unnest(...), chunked, in one transaction.
   // 'error' lets a unique violation fail the batch, 'skip' keeps the existing user, 'update'
   // overwrites its profile fields. Returns the rows inserted or updated.
-  async insert(rows: PreparedUser[], onConflict: 'error' | 'skip' | 'update'): Promise<User[]> {
+  async insert(rows: PreparedUser[], onConflict: 'error' | 'skip' | 'update', beforeCommit?: (written: User[]) => Promise<void>): Promise<User[]> {
     if (rows.length === 0) return [];
     const conflictClause = {
       error: '',
@@ -146,6 +147,7 @@ export class UserBulk {
         users.push(...inserted.map(toUser));
       }
       await this.writes.invalidate(users.map((u) => u.id));
+      await beforeCommit?.(users);
       return users;
     });
   }

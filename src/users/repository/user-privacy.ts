@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { FREE_TEXT_KEYS } from '../../audit/audit-details';
+import { PERSONAL_KEYS } from '../../audit/audit-details';
 import { AuditLog } from '../../audit/audit-log.service';
 import { Db } from '../../database/db.service';
 import { UserNotFoundError } from '../users.errors';
@@ -58,8 +58,8 @@ export class UserPrivacy {
   }
 
   // Audit details are allow-listed, so they should hold no personal data; this makes sure. Free
-  // text goes, and a row that still mentions the old email or name (a legacy or hand-written
-  // row) keeps only a redaction marker.
+  // text and client addresses go, and a row that still mentions the old email or name (a legacy
+  // or hand-written row) keeps only a redaction marker.
   private async scrubAuditHistory(id: string, before: PersonalData): Promise<void> {
     const needles = [before.email, before.email_normalized, before.full_name]
       .filter((value): value is string => !!value && value.trim() !== '')
@@ -70,7 +70,7 @@ export class UserPrivacy {
        FROM (SELECT id, EXISTS (SELECT 1 FROM unnest($3::text[]) AS n WHERE strpos(lower((details - $2::text[])::text), n) > 0) AS mentions
              FROM audit_log WHERE user_id = $1) s
        WHERE a.id = s.id AND (s.mentions OR a.details ?| $2::text[])`,
-      [id, FREE_TEXT_KEYS, [...new Set(needles)]],
+      [id, PERSONAL_KEYS, [...new Set(needles)]],
     );
   }
 }

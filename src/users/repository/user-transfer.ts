@@ -17,8 +17,17 @@ import { CopyRows, type RowFraming } from './copy-rows';
 import { isUuid, liveFilter } from './paging';
 import { duplicatesWithin, UserBulk, type PreparedUser } from './user-bulk';
 
+export interface SqlStatement {
+  sql: string;
+  params: unknown[];
+}
+
 export interface ExportOptions {
   withDeleted?: boolean;
+  // Runs, and commits, on the export's own connection before the COPY starts: the REST route's
+  // audit row, so that no byte is streamed unaudited and the export never waits for a second
+  // connection while holding one. The export fails if it fails.
+  prologue?: SqlStatement;
 }
 
 export type ConflictPolicy = 'error' | 'skip' | 'update';
@@ -158,6 +167,7 @@ export class UserTransfer {
       release(error ?? undefined);
     };
     try {
+      if (options.prologue) await client.query(options.prologue.sql, options.prologue.params);
       await client.query(`SELECT set_config('statement_timeout', $1, false)`, [String(this.config.exportStatementTimeoutMs)]);
       const source = client.query(copyTo(sql));
       // The client-side bound of the COPY (statements get theirs from the pool): a server that
