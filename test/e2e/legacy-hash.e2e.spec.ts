@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hash as hashBcrypt } from '@node-rs/bcrypt';
+import { DataSource } from 'typeorm';
 import { createTestApp, uniqueEmail, type TestApp } from '../harness/create-test-app';
 
 // Users imported from a system that used bcrypt can log in, and leave with an argon2id hash.
@@ -21,6 +22,23 @@ describe('a user imported with a bcrypt hash', () => {
     expect(credentials?.hashedPassword).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     await t.http.post('/auth/login').send({ email, password: 'legacy password 1' }).expect(200);
     await t.http.post('/auth/login').send({ email, password: 'wrong password 1' }).expect(401);
+  });
+
+  // Earlier versions accepted costlier imported hashes (bcrypt up to 14, argon2id up to 64 MiB and
+  // 4 lanes). Rows stored then must not lock their users out after an upgrade: they still verify,
+  // and leave with the policy's hash at the next login. Such a hash can no longer be written.
+  it('still lets in a user whose hash was stored under the older, looser bounds, and upgrades it', async () => {
+    const email = uniqueEmail('legacy-costly');
+    const stored = await hashBcrypt('legacy password 1', 10);
+    await t.http.post('/users/import').set('authorization', `Bearer ${t.adminToken}`).send({ users: [{ email, hashedPassword: stored }] }).expect(400);
+    await t.http.post('/users/import').set('authorization', `Bearer ${t.adminToken}`).send({ users: [{ email }] }).expect(201);
+    const id = (await t.users.getCredentialsByEmail(email))!.id;
+    // As a row written by an earlier version holds it.
+    await t.app.get(DataSource).query(`UPDATE users SET hashed_password = $2 WHERE id = $1`, [id, stored]);
+    await t.http.post('/auth/login').send({ email, password: 'wrong password 1' }).expect(401);
+    const login = await t.http.post('/auth/login').send({ email, password: 'legacy password 1' }).expect(200);
+    await t.http.get('/auth/me').set('authorization', `Bearer ${login.body.accessToken}`).expect(200);
+    expect((await t.users.getCredentialsByEmail(email))?.hashedPassword).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 
   // The upgrade is a conditional write on the hash that was verified: a password set meanwhile
