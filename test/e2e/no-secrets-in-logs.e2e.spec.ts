@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { freePort, ServiceProcess } from '../foundation/service-process';
+import { startServiceOn, type ServiceProcess } from '../foundation/service-process';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 // The built server at the most verbose log level, through login, create, password changes,
@@ -14,21 +14,7 @@ describe('logs of a running server', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    port = await freePort();
-    server = ServiceProcess.start(
-      {
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATABASE_URL: db.url,
-        LOG_LEVEL: 'trace',
-        JWT_SECRET: randomBytes(32).toString('hex'),
-        ADMIN_EMAIL: 'root@example.com',
-        ADMIN_PASSWORD: adminPassword,
-      },
-      process.cwd(),
-    );
-    const status = await server.waitForHealth(port, 20000);
-    if (status !== 200) throw new Error(`the server answered /health with ${status}`);
+    ({ server, port } = await startServiceOn(db.url, { logLevel: 'trace', adminEmail: 'root@example.com', adminPassword }));
   });
 
   afterAll(async () => {

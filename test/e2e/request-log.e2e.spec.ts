@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { freePort, ServiceProcess } from '../foundation/service-process';
+import { startServiceOn, type ServiceProcess } from '../foundation/service-process';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 type LogLine = Record<string, unknown> & { msg?: string; req?: { id?: string; method?: string; url?: string }; res?: { statusCode?: number } };
@@ -15,22 +15,9 @@ describe('request and error logs of a running server', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const port = await freePort();
+    let port: number;
+    ({ server, port } = await startServiceOn(db.url, { logLevel: 'info', adminEmail: 'root@example.com', adminPassword }));
     base = `http://127.0.0.1:${port}`;
-    server = ServiceProcess.start(
-      {
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATABASE_URL: db.url,
-        LOG_LEVEL: 'info',
-        JWT_SECRET: randomBytes(32).toString('hex'),
-        ADMIN_EMAIL: 'root@example.com',
-        ADMIN_PASSWORD: adminPassword,
-      },
-      process.cwd(),
-    );
-    const status = await server.waitForHealth(port, 20000);
-    if (status !== 200) throw new Error(`the server answered /health with ${status}`);
     const login = await fetch(`${base}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

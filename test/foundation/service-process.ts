@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -62,6 +63,27 @@ export class ServiceProcess {
       clearTimeout(timer);
     }
   }
+}
+
+// The built server on a database of its own, with an admin and a fresh JWT secret, answering
+// /health: what the log specs read the output of.
+export async function startServiceOn(databaseUrl: string, options: { logLevel: string; adminEmail: string; adminPassword: string }): Promise<{ server: ServiceProcess; port: number }> {
+  const port = await freePort();
+  const server = ServiceProcess.start(
+    {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: databaseUrl,
+      LOG_LEVEL: options.logLevel,
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      ADMIN_EMAIL: options.adminEmail,
+      ADMIN_PASSWORD: options.adminPassword,
+    },
+    process.cwd(),
+  );
+  const status = await server.waitForHealth(port, 20000);
+  if (status !== 200) throw new Error(`the server answered /health with ${status}`);
+  return { server, port };
 }
 
 export function freePort(): Promise<number> {
