@@ -78,12 +78,18 @@ export class AuthService {
     });
   }
 
-  // Replaces a hash below today's policy (e.g. an imported bcrypt one) with argon2id, only if it is
-  // still the hash just verified (else null: a password set meanwhile must not be undone). That
-  // bumps the version and rotates the token epoch: the token about to be issued carries the new ones.
+  // Replaces a hash other than today's policy (e.g. an imported bcrypt one) with argon2id, only if
+  // it is still the hash just verified. That bumps the version and rotates the token epoch: the
+  // token about to be issued carries the new ones. When the hash changed meanwhile, the password
+  // is checked once more against the row as it is now: another login that upgraded it first still
+  // lets this one in, while a password set meanwhile is never undone (null: no token from stale
+  // credentials).
   private async upgradeHash(credentials: UserCredentials, password: string): Promise<Omit<UserCredentials, 'hashedPassword'> | null> {
     if (!needsRehash(credentials.hashedPassword)) return credentials;
-    return this.users.replaceUserPasswordHash(credentials.id, credentials.hashedPassword, await hashPassword(password));
+    const upgraded = await this.users.replaceUserPasswordHash(credentials.id, credentials.hashedPassword, await hashPassword(password));
+    if (upgraded) return upgraded;
+    const now = await this.verified(await this.users.getCredentialsById(credentials.id), password);
+    return now && !needsRehash(now.hashedPassword) ? now : null;
   }
 
   // The credentials when the account may log in with this password, else null. Takes the time of

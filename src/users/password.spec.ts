@@ -78,6 +78,10 @@ describe('hashes from elsewhere', () => {
     expect(needsRehash(bcrypt)).toBe(true);
     expect(needsRehash(await hashPassword('correct horse battery'))).toBe(false);
     expect(needsRehash('$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA')).toBe(true);
+    // Costlier than the policy (stored by an earlier version): replaced too, or it would verify
+    // slower than every other account for ever.
+    expect(needsRehash('$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA')).toBe(true);
+    expect(needsRehash('$argon2id$v=19$m=19456,t=4,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA')).toBe(true);
   });
 
   const salt = 'c2FsdHNhbHQ'; // 8 bytes

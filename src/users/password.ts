@@ -126,13 +126,14 @@ export async function verifyPassword(hashed: string, password: string): Promise<
   }
 }
 
-// A stored hash weaker than today's policy (bcrypt, or argon2id below the configured cost) is
-// replaced after the next successful login, when the plaintext is at hand.
+// Any stored hash other than exactly today's policy (bcrypt, a cheaper argon2id, or a costlier one
+// stored by an earlier version) is replaced after the next successful login, when the plaintext
+// is at hand: from then on the account verifies in the policy's time like every other.
 export function needsRehash(hashed: string): boolean {
   const argon2 = ARGON2ID_PHC.exec(hashed);
   if (!argon2) return true;
   const [m, t, p] = argon2.slice(1).map(Number);
-  return m < ARGON2_OPTIONS.memoryCost || t < ARGON2_OPTIONS.timeCost || p !== ARGON2_OPTIONS.parallelism;
+  return m !== ARGON2_OPTIONS.memoryCost || t !== ARGON2_OPTIONS.timeCost || p !== ARGON2_OPTIONS.parallelism;
 }
 
 // Checks a password against a stored hash, or against nothing (unknown email, inactive account,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hash as hashArgon2 } from '@node-rs/argon2';
 import { hash as hashBcrypt } from '@node-rs/bcrypt';
 import { DataSource } from 'typeorm';
 import { createTestApp, uniqueEmail, type TestApp } from '../harness/create-test-app';
@@ -27,9 +28,12 @@ describe('a user imported with a bcrypt hash', () => {
   // Earlier versions accepted costlier imported hashes (bcrypt up to 14, argon2id up to 64 MiB and
   // 4 lanes). Rows stored then must not lock their users out after an upgrade: they still verify,
   // and leave with the policy's hash at the next login. Such a hash can no longer be written.
-  it('still lets in a user whose hash was stored under the older, looser bounds, and upgrades it', async () => {
+  it.each([
+    ['bcrypt cost 10', () => hashBcrypt('legacy password 1', 10)],
+    ['argon2id m=32768,t=3', () => hashArgon2('legacy password 1', { algorithm: 2, memoryCost: 32768, timeCost: 3, parallelism: 1 })],
+  ])('still lets in a user whose hash (%s) was stored under the older, looser bounds, and upgrades it', async (_kind, storedHash) => {
     const email = uniqueEmail('legacy-costly');
-    const stored = await hashBcrypt('legacy password 1', 10);
+    const stored = await storedHash();
     await t.http.post('/users/import').set('authorization', `Bearer ${t.adminToken}`).send({ users: [{ email, hashedPassword: stored }] }).expect(400);
     await t.http.post('/users/import').set('authorization', `Bearer ${t.adminToken}`).send({ users: [{ email }] }).expect(201);
     const id = (await t.users.getCredentialsByEmail(email))!.id;
@@ -39,6 +43,26 @@ describe('a user imported with a bcrypt hash', () => {
     const login = await t.http.post('/auth/login').send({ email, password: 'legacy password 1' }).expect(200);
     await t.http.get('/auth/me').set('authorization', `Bearer ${login.body.accessToken}`).expect(200);
     expect((await t.users.getCredentialsByEmail(email))?.hashedPassword).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  });
+
+  // Two devices logging in at once on an imported account both verify the old hash; one of them
+  // upgrades it. The other must still get in (with a token of the upgraded row), not a 401.
+  it('lets every one of several concurrent logins in while one of them upgrades the hash', async () => {
+    const email = uniqueEmail('legacy-concurrent');
+    const oldHash = await hashBcrypt('legacy password 1', 4);
+    await t.http.post('/users/import').set('authorization', `Bearer ${t.adminToken}`).send({ users: [{ email, hashedPassword: oldHash }] }).expect(201);
+    const id = (await t.users.getCredentialsByEmail(email))!.id;
+    const outcomes: number[][] = [];
+    for (let round = 0; round < 5; round += 1) {
+      await t.users.changeUserPassword(id, oldHash);
+      const logins = await Promise.all([1, 2, 3].map(() => t.http.post('/auth/login').send({ email, password: 'legacy password 1' })));
+      outcomes.push(logins.map((l) => l.status));
+      for (const login of logins.filter((l) => l.status === 200)) {
+        const me = await t.http.get('/auth/me').set('authorization', `Bearer ${(login.body as { accessToken: string }).accessToken}`);
+        expect(me.status).toBe(200);
+      }
+    }
+    expect(outcomes).toEqual(Array.from({ length: 5 }, () => [200, 200, 200]));
   });
 
   // The upgrade is a conditional write on the hash that was verified: a password set meanwhile
