@@ -8,7 +8,7 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { isRealTimestamp } from '../../common/calendar';
 import { AppConfig } from '../../config/app-config';
 import { Db } from '../../database/db.service';
-import { READ_TIMEOUT_MARGIN_MS, READ_TIMEOUT_MESSAGE } from '../../database/pooled-client';
+import { PooledClient, READ_TIMEOUT_MARGIN_MS, READ_TIMEOUT_MESSAGE } from '../../database/pooled-client';
 import type { FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail } from '../email';
 import type { NewUser, User } from '../user.model';
@@ -171,8 +171,13 @@ export class UserTransfer {
       await client.query(`SELECT set_config('statement_timeout', $1, false)`, [String(this.config.exportStatementTimeoutMs)]);
       const source = client.query(copyTo(sql));
       // The client-side bound of the COPY (statements get theirs from the pool): a server that
-      // stops answering mid-export fails the stream, and the connection is destroyed, not reused.
-      const bound = setTimeout(() => source.destroy(new Error(READ_TIMEOUT_MESSAGE)), this.config.exportStatementTimeoutMs + READ_TIMEOUT_MARGIN_MS);
+      // stops answering mid-export fails the stream, and the connection's socket is destroyed at
+      // once (a graceful end would wait on a frozen server), so it is never reused.
+      const bound = setTimeout(() => {
+        const timeout = new Error(READ_TIMEOUT_MESSAGE);
+        if (client instanceof PooledClient) client.closeAfterTimeout(timeout);
+        source.destroy(timeout);
+      }, this.config.exportStatementTimeoutMs + READ_TIMEOUT_MARGIN_MS);
       source.once('close', () => clearTimeout(bound));
       const rows = new CopyRows(framing);
       source.once('end', () => {
