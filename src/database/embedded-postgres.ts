@@ -7,10 +7,12 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   realpathSync,
   renameSync,
+  rmdirSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -164,19 +166,27 @@ function dataDirectoryFor(dataDir: string, owner: Owner): string {
   // The server's user must be able to pass through DATA_DIR itself (never list or read it).
   chmodSync(dataDir, statSync(dataDir).mode | 0o111);
   const link = join(dataDir, 'postgres');
-  if (isPresent(link) && lstatSync(link).isSymbolicLink()) return readlinkSync(link);
+  const home = join(SHARED_DATA, createHash('sha256').update(realpathSync(dataDir)).digest('hex').slice(0, 16));
+  const pgdata = join(home, 'postgres');
+  if (isPresent(link) && lstatSync(link).isSymbolicLink()) {
+    // Only the link this function makes is followed: root chowns what it points to, so a link
+    // planted by whoever can write DATA_DIR must not choose that path.
+    if (readlinkSync(link) !== pgdata) throw new Error(`${link} is a symbolic link that this app did not make: remove it, or set DATA_DIR elsewhere`);
+    return pgdata;
+  }
   if (reachableBy(owner, dataDir)) return link;
   if (existsSync(join(link, 'PG_VERSION'))) {
     throw new Error(
       `the postgres user cannot reach ${link} (a parent directory of DATA_DIR is closed to it): make the parents of ${dataDir} traversable (chmod o+x), or set DATA_DIR to a directory that user can reach`,
     );
   }
-  // An empty one left by an earlier attempt.
-  rmSync(link, { recursive: true, force: true });
-  const home = join(SHARED_DATA, createHash('sha256').update(realpathSync(dataDir)).digest('hex').slice(0, 16));
+  // An empty directory left by an earlier attempt goes; anything else in the way is not ours.
+  if (isPresent(link)) {
+    if (!lstatSync(link).isDirectory() || readdirSync(link).length > 0) throw new Error(`${link} is in the way of the embedded PostgreSQL's data: move it, or set DATA_DIR elsewhere`);
+    rmdirSync(link);
+  }
   rootOwnedDirectory(SHARED_DATA);
   rootOwnedDirectory(home);
-  const pgdata = join(home, 'postgres');
   symlinkSync(pgdata, link);
   console.warn(`DATA_DIR ${dataDir} is closed to the postgres user: the embedded PostgreSQL keeps its data in ${pgdata} (linked from ${link})`);
   return pgdata;

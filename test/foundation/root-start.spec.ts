@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { freePort, isAlive, postmasterPid, ServiceProcess } from './service-process';
 
 const CHECKOUT = resolve(__dirname, '../..');
@@ -62,4 +63,31 @@ describeAsRoot('starting as root (needs root)', () => {
     service.signal('SIGTERM');
     await expect(service.exit(15000)).resolves.toEqual({ code: 0, signal: null });
   }, 90000);
+});
+
+describeAsRoot('a DATA_DIR closed to the postgres user (needs root)', () => {
+  // Root chowns the data directory to postgres: a link planted in DATA_DIR by whoever can write
+  // there must not choose what gets chowned.
+  it('refuses a DATA_DIR/postgres symbolic link that the app did not make, and touches nothing', async () => {
+    const root = mkdtempSync('/tmp/nest-users-0700-');
+    const victim = mkdtempSync('/tmp/nest-users-victim-');
+    try {
+      const dataDir = join(root, 'data');
+      mkdirSync(dataDir);
+      symlinkSync(victim, join(dataDir, 'postgres'));
+      // A server that did start (the defect) is stopped before the assertion fails.
+      const outcome = await EmbeddedPostgres.start({ dataDir }).then(
+        async (server) => {
+          await server.stop();
+          return 'started';
+        },
+        (error: Error) => error.message,
+      );
+      expect(outcome).toMatch(/symbolic link that this app did not make/);
+      expect(statSync(victim).uid).toBe(0);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(victim, { recursive: true, force: true });
+    }
+  });
 });
