@@ -23,17 +23,17 @@ export class LoginLimiter {
 
   async countAddressAttempt(address: string): Promise<void> {
     const record = await this.counter.hit(`login:address:${address}`, this.config.throttleLoginAddress, 'login-address');
-    if (record?.isBlocked) throw new RateLimitExceededError(this.counter.retryAfterMs(record), 'login');
+    if (record.isBlocked) throw new RateLimitExceededError(this.counter.retryAfterMs(record), 'login');
   }
 
   async assertAccountNotLocked(account: string): Promise<void> {
     const lock = await this.counter.hit(lockKey(account), UNLIMITED, 'login-account-lock');
-    if (lock?.isBlocked) throw new RateLimitExceededError(this.counter.retryAfterMs(lock), 'login');
+    if (lock.isBlocked) throw new RateLimitExceededError(this.counter.retryAfterMs(lock), 'login');
   }
 
   async countAccountFailure(account: string): Promise<void> {
     const failures = await this.counter.hit(`login:account:${account}`, UNLIMITED, 'login-account-failures');
-    if (failures && failures.totalHits >= this.config.throttleLoginAccountFailures) {
+    if (failures.totalHits >= this.config.throttleLoginAccountFailures) {
       await this.counter.hit(lockKey(account), 0, 'login-account-lock');
     }
   }

@@ -22,7 +22,7 @@ export class SensitiveActions {
     if (!isSensitiveAction(action)) throw UserValidationError.field('action', `must be one of ${SENSITIVE_ACTIONS.join(', ')}`);
     if (typeof userId !== 'string' || userId === '') throw UserValidationError.field('userId', 'must be a non-empty string');
     const record = await this.counter.hit(sensitiveActionKey(action, userId), this.config.throttleSensitive[action], action);
-    if (record?.isBlocked) throw new RateLimitExceededError(this.counter.retryAfterMs(record), action);
+    if (record.isBlocked) throw new RateLimitExceededError(this.counter.retryAfterMs(record), action);
   }
 }
 
