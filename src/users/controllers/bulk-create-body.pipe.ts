@@ -2,7 +2,7 @@ import { Injectable, type PipeTransform } from '@nestjs/common';
 import { ValidationFailedError, type FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail, emailProblem } from '../email';
 import { BulkCreateDto } from '../dto/bulk.dto';
-import { bulkItemIssues } from '../repository/user-bulk';
+import { bulkItemIssues, repeatedEmails } from '../repository/user-bulk';
 import type { NewUser } from '../user.model';
 import { bodyIssues } from '../../validation/validation.pipe';
 
@@ -40,15 +40,9 @@ function overlaps(a: string, b: string): boolean {
 }
 
 function duplicateIssues(items: unknown[]): FieldIssue[] {
-  const first = new Map<string, number>();
-  const issues: FieldIssue[] = [];
-  items.forEach((item, index) => {
+  const emails = items.map((item) => {
     const email: unknown = (item as { email?: unknown } | null)?.email;
-    if (typeof email !== 'string' || emailProblem(email) !== undefined) return;
-    const canonical = canonicalEmail(email);
-    const earlier = first.get(canonical);
-    if (earlier === undefined) first.set(canonical, index);
-    else issues.push({ field: `users.${index}.email`, reason: `is the same address as users.${earlier}.email`, index });
+    return typeof email === 'string' && emailProblem(email) === undefined ? canonicalEmail(email) : undefined;
   });
-  return issues;
+  return repeatedEmails(emails).map(({ index, first }) => ({ field: `users.${index}.email`, reason: `is the same address as users.${first}.email`, index }));
 }

@@ -187,13 +187,21 @@ export function bulkItemIssues(users: readonly unknown[], options: { allowMissin
 }
 
 export function duplicatesWithin(rows: PreparedUser[]): ConflictDetail[] {
-  const seen = new Map<string, number>();
-  const conflicts: ConflictDetail[] = [];
-  rows.forEach((r, index) => {
-    if (seen.has(r.emailNormalized)) conflicts.push({ email: r.emailNormalized, index });
-    else seen.set(r.emailNormalized, index);
+  return repeatedEmails(rows.map((r) => r.emailNormalized)).map(({ email, index }) => ({ email, index }));
+}
+
+// The positions whose canonical email an earlier position already holds, with that position
+// (undefined: an item without a usable email, which repeats nothing).
+export function repeatedEmails(emails: readonly (string | undefined)[]): { email: string; index: number; first: number }[] {
+  const first = new Map<string, number>();
+  const repeats: { email: string; index: number; first: number }[] = [];
+  emails.forEach((email, index) => {
+    if (email === undefined) return;
+    const earlier = first.get(email);
+    if (earlier === undefined) first.set(email, index);
+    else repeats.push({ email, index, first: earlier });
   });
-  return conflicts;
+  return repeats;
 }
 
 function rowIssues(user: NewUser, index: number, allowMissingPassword: boolean): FieldIssue[] {
