@@ -7,18 +7,25 @@ import { UserCache } from './user-cache.service';
 describe('UserCache invalidation', () => {
   let calls: { op: string; keys: string[] }[];
   let failures: number;
+  // Keys whose chunk fails, as if that call were the one Redis never answered.
+  let unreachable: Set<string>;
   let users: UserCache;
 
   beforeEach(() => {
     jest.useFakeTimers();
     calls = [];
-    const cache = {
-      stores: [],
-      get: (k: string) => (calls.push({ op: 'get', keys: [k] }), Promise.resolve(undefined)),
-      mdel: (keys: string[]) => {
-        calls.push({ op: 'mdel', keys });
-        return failures-- > 0 ? Promise.reject(new Error('connection lost')) : Promise.resolve(true);
+    failures = 0;
+    unreachable = new Set();
+    const store = {
+      deleteMany: (keys: string[]) => {
+        calls.push({ op: 'deleteMany', keys });
+        const fails = failures-- > 0 || keys.some((k) => unreachable.has(k));
+        return fails ? Promise.reject(new Error('connection lost')) : Promise.resolve(true);
       },
+    };
+    const cache = {
+      stores: [store],
+      get: (k: string) => (calls.push({ op: 'get', keys: [k] }), Promise.resolve(undefined)),
     } as unknown as Cache;
     users = new UserCache(cache, parseEnv({ LOG_LEVEL: 'silent' }));
   });
@@ -27,7 +34,8 @@ describe('UserCache invalidation', () => {
     jest.useRealTimers();
   });
 
-  const deletes = () => calls.filter((c) => c.op === 'mdel');
+  const deletes = () => calls.filter((c) => c.op === 'deleteMany');
+  const gets = () => calls.filter((c) => c.op === 'get').flatMap((c) => c.keys);
 
   it('retries a failed delete with capped backoff until it succeeds, reading through meanwhile', async () => {
     failures = 6;
@@ -53,6 +61,30 @@ describe('UserCache invalidation', () => {
     expect(deletes().map((c) => c.keys)).toEqual([['user:a'], ['user:b', 'user:c'], ['user:a', 'user:b', 'user:c']]);
     await jest.advanceTimersByTimeAsync(500);
     expect(deletes()).toHaveLength(4);
+    await jest.advanceTimersByTimeAsync(60000);
+    expect(deletes()).toHaveLength(4);
+  });
+
+  it('invalidates 500 keys per call; a failed chunk ends the attempt, and only the keys not confirmed are retried, in chunks', async () => {
+    unreachable.add('user:u700');
+    await users.delete(Array.from({ length: 1200 }, (_, i) => `u${i}`));
+    const sent = () => deletes().map((c) => [c.keys[0], c.keys.length]);
+    expect(sent()).toEqual([
+      ['user:u0', 500],
+      ['user:u500', 500],
+    ]);
+    // The confirmed chunk is read from the cache again; the others read through.
+    for (const id of ['u0', 'u500', 'u1199']) await users.get(id);
+    expect(gets()).toEqual(['user:u0']);
+
+    unreachable.clear();
+    await jest.advanceTimersByTimeAsync(250);
+    expect(sent().slice(2)).toEqual([
+      ['user:u500', 500],
+      ['user:u1000', 200],
+    ]);
+    for (const id of ['u500', 'u1199']) await users.get(id);
+    expect(gets()).toEqual(['user:u0', 'user:u500', 'user:u1199']);
     await jest.advanceTimersByTimeAsync(60000);
     expect(deletes()).toHaveLength(4);
   });

@@ -17,6 +17,10 @@ const key = (id: string) => `user:${id}`;
 // A failed invalidation is retried after FIRST, doubling up to MAX while it keeps failing.
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 2000;
+// Keys per delete call. @keyv/redis sends a call as one MULTI of UNLINKs, one round trip that
+// takes a few ms for 500 keys; 10,000 keys in one call outlasted the time box against a healthy
+// Redis, so a bulk write was taken for an outage and its keys were never confirmed.
+const DELETE_CHUNK = 500;
 
 // Cache-aside by user id. The cache is an optimization, never the source of truth: every call is
 // time-boxed and any failure is a miss, so a stopped or hung Redis slows reads but breaks nothing.
@@ -79,11 +83,10 @@ export class UserCache implements OnModuleDestroy {
     const keys = [...new Set(ids)].map(key);
     if (keys.length === 0) return;
     const generation = ++this.deletions;
-    if (await this.deleted(keys)) {
-      for (const k of keys) this.pending.delete(k);
-      return;
-    }
-    for (const k of keys) this.pending.set(k, generation);
+    const unconfirmed = await this.deleteInChunks(keys.map((k) => [k, generation]));
+    if (unconfirmed.length === 0) return;
+    // A newer invalidation of the same key, failed meanwhile, stays the one to confirm.
+    for (const [k] of unconfirmed) if ((this.pending.get(k) ?? 0) < generation) this.pending.set(k, generation);
     this.scheduleRetry();
   }
 
@@ -98,15 +101,29 @@ export class UserCache implements OnModuleDestroy {
     }
   }
 
+  // Deletes a chunk at a time, each time-boxed on its own, and settles each chunk's keys as Redis
+  // confirms it (unless a newer invalidation is pending for a key). The first failure ends the
+  // attempt: Redis is then most likely down, and each further chunk would wait out its time box.
+  // Resolves with the keys not confirmed, with the invalidation count each was asked for under.
+  private async deleteInChunks(attempt: [string, number][]): Promise<[string, number][]> {
+    for (let start = 0; start < attempt.length; start += DELETE_CHUNK) {
+      const chunk = attempt.slice(start, start + DELETE_CHUNK);
+      if (this.closing || !(await this.deleted(chunk.map(([k]) => k)))) return attempt.slice(start);
+      for (const [k, generation] of chunk) if ((this.pending.get(k) ?? Infinity) <= generation) this.pending.delete(k);
+    }
+    return [];
+  }
+
+  // One round trip per store: cache-manager's mdel would send one DEL per key.
   private async deleted(keys: string[]): Promise<boolean> {
     const done = await this.timeBoxed('delete', async () => {
-      await this.cache.mdel(keys);
+      await Promise.all(this.cache.stores.map((store) => store.deleteMany(keys)));
       return true;
     });
     return done === true;
   }
 
-  // One retry loop for every pending key, however many invalidations failed.
+  // One retry loop for every pending key, however many invalidations failed, in chunks as well.
   private scheduleRetry(): void {
     if (this.closing || this.retrying || this.pending.size === 0) return;
     this.retrying = true;
@@ -115,11 +132,7 @@ export class UserCache implements OnModuleDestroy {
   }
 
   private async retry(): Promise<void> {
-    const attempt = [...this.pending];
-    const done = await this.deleted(attempt.map(([k]) => k));
-    if (done) {
-      for (const [k, generation] of attempt) if (this.pending.get(k) === generation) this.pending.delete(k);
-    }
+    const done = (await this.deleteInChunks([...this.pending])).length === 0;
     this.retryDelayMs = done ? FIRST_RETRY_MS : Math.min(this.retryDelayMs * 2, MAX_RETRY_MS);
     this.retrying = false;
     this.scheduleRetry();

@@ -1,8 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { Logger } from '@nestjs/common';
+import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { UserCache } from '../../src/cache/user-cache.service';
 import { AppConfigModule } from '../../src/config/app-config.module';
 import { DatabaseModule } from '../../src/database/database.module';
 import { UsersModule } from '../../src/users/users.module';
+import type { UserAuthState } from '../../src/users/user.model';
 import { UsersRepository } from '../../src/users/users.repository';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
 import { testConfig } from '../support/test-config';
@@ -51,6 +56,42 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
   return { value, ms: Date.now() - started };
 }
 
+function authState(id: string): UserAuthState {
+  const now = new Date();
+  return {
+    id,
+    email: `${id}@example.com`,
+    fullName: null,
+    isActive: true,
+    isDeleted: false,
+    deletedAt: null,
+    roles: ['user'],
+    metadata: {},
+    createdAt: now,
+    updatedAt: now,
+    lastLoginAt: null,
+    version: 1,
+    tokenEpoch: '0',
+  };
+}
+
+// Caches `users` through UserCache a batch at a time and reads them back, trying the misses again
+// (a call can outlast its time box on a loaded machine); resolves with the ids it could not cache.
+async function cacheAll(cache: UserCache, users: UserAuthState[]): Promise<string[]> {
+  let missing = users;
+  for (let round = 0; round < 5 && missing.length > 0; round++) {
+    const stillMissing: UserAuthState[] = [];
+    for (let start = 0; start < missing.length; start += 200) {
+      const batch = missing.slice(start, start + 200);
+      await Promise.all(batch.map((u) => cache.set(u)));
+      const read = await Promise.all(batch.map((u) => cache.get(u.id)));
+      stillMissing.push(...batch.filter((_, i) => read[i] === undefined));
+    }
+    missing = stillMissing;
+  }
+  return missing.map((u) => u.id);
+}
+
 describeWithRedis('user cache in Redis (needs REDIS_URL)', () => {
   let ctx: RepositoryContext;
 
@@ -69,6 +110,33 @@ describeWithRedis('user cache in Redis (needs REDIS_URL)', () => {
       await expect(other.users.getUserById(user.id)).resolves.toMatchObject({ id: user.id, fullName: user.fullName });
     } finally {
       await other.module.close();
+    }
+  });
+
+  // A bulk update, bulk delete or import invalidates every user it touched at once; sent as one
+  // call it outlasted the time box against a healthy Redis, so all of it went pending for good.
+  it('invalidates 10,000 users at once against a healthy Redis: every entry gone, none left pending, no outage logged', async () => {
+    const cache = ctx.module.get(UserCache, { strict: false });
+    const store = ctx.module.get<Cache>(CACHE_MANAGER, { strict: false });
+    const users = Array.from({ length: 10_000 }, () => authState(randomUUID()));
+    const ids = users.map((u) => u.id);
+    // One call at a time until the store has connected: the bursts below must not race its
+    // connection (on a loaded machine such a burst can leave the client offline).
+    for (let tries = 0; tries < 20 && (await cache.get(users[0].id)) === undefined; tries++) await cache.set(users[0]);
+    await expect(cacheAll(cache, users)).resolves.toEqual([]);
+
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const invalidation = await timed(() => cache.delete(ids));
+      expect(warn.mock.calls.filter(([message]) => /user cache.*unavailable/.test(String(message)))).toEqual([]);
+      expect(invalidation.ms).toBeLessThan(3000);
+      const left = await store.mget(ids.map((id) => `user:${id}`));
+      expect(left.filter((entry) => entry !== undefined)).toHaveLength(0);
+      // A pending key is neither written nor read by this instance: every one can be cached again.
+      await expect(cacheAll(cache, users)).resolves.toEqual([]);
+    } finally {
+      warn.mockRestore();
+      await cache.delete(ids);
     }
   });
 });
