@@ -36,14 +36,34 @@ export interface FieldIssue {
   index?: number;
 }
 
+// An answer never grows past these, however many issues a large bulk body has (10,000 items with
+// dozens of bad keys each would otherwise answer tens of megabytes): the message names the first
+// few, `details` lists issues up to a bound, then one entry that counts the rest.
+const MESSAGE_ISSUES = 10;
+export const MAX_REPORTED_ISSUES = 10_000;
+
+function describe(issue: FieldIssue): string {
+  return (issue.index === undefined ? '' : `[${issue.index}] `) + `${issue.field}: ${issue.reason}`;
+}
+
+function summary(issues: FieldIssue[]): string {
+  const named = issues.slice(0, MESSAGE_ISSUES).map(describe).join('; ');
+  return issues.length > MESSAGE_ISSUES ? `${named}; and ${issues.length - MESSAGE_ISSUES} more issues (see details)` : named;
+}
+
+function reported(issues: FieldIssue[]): FieldIssue[] {
+  if (issues.length <= MAX_REPORTED_ISSUES) return issues;
+  return [...issues.slice(0, MAX_REPORTED_ISSUES), { field: 'body', reason: `${issues.length - MAX_REPORTED_ISSUES} more issues not listed` }];
+}
+
 export class ValidationFailedError extends DomainError {
   readonly code = ErrorCode.VALIDATION_FAILED;
 
   constructor(
     readonly issues: FieldIssue[],
-    message = issues.map((i) => (i.index === undefined ? '' : `[${i.index}] `) + `${i.field}: ${i.reason}`).join('; '),
+    message = summary(issues),
   ) {
-    super(message, issues);
+    super(message, reported(issues));
   }
 }
 
