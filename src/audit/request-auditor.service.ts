@@ -1,7 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { Db } from '../database/db.service';
 import type { AuditDetails } from './audit-details';
 import { AuditLog, type AuditContext, type AuditStatement } from './audit-log.service';
 import { changedFieldNames, targetIds, type AuditedRequest } from './audited-request';
+
+// Runs a change so that it commits with the request's success row (see RequestAuditor.commitWith).
+export type Commit = <T>(change: () => Promise<T>) => Promise<T>;
 
 // Writes the audit of a mutating request: actor, action, target ids, outcome, request id, client
 // address and the names (never values) of the fields it changed; one row per target user.
@@ -9,10 +13,32 @@ import { changedFieldNames, targetIds, type AuditedRequest } from './audited-req
 export class RequestAuditor {
   private readonly logger = new Logger(RequestAuditor.name);
 
-  constructor(private readonly audit: AuditLog) {}
+  constructor(
+    private readonly audit: AuditLog,
+    private readonly db: Db,
+  ) {}
 
-  // The success row, in the caller's transaction (the interceptor's, beside the change). A row
-  // that cannot be written throws, which rolls the change back: nothing commits unaudited.
+  // Runs `change` and the success row (naming the users its result names) in one transaction: a
+  // row that cannot be written rolls the change back. The interceptor wraps an @Audited handler in
+  // it; an @AuditedByHandler handler calls it itself once its slow work (argon2) is done, so that
+  // no pooled connection, nor any row lock, is held meanwhile.
+  commitWith<T>(request: AuditedRequest, change: () => Promise<T>): Promise<T> {
+    const action = request.auditAction;
+    if (!action) throw new Error('commitWith called on a route without an audit action');
+    return this.db.transaction(async () => {
+      const result = await change();
+      await this.recordSuccess(request, action, result);
+      return result;
+    });
+  }
+
+  // commitWith bound to a request, for a service that prepares before it changes.
+  committer(request: AuditedRequest): Commit {
+    return (change) => this.commitWith(request, change);
+  }
+
+  // The success row, in the caller's transaction (commitWith's, beside the change). A row that
+  // cannot be written throws, which rolls the change back: nothing commits unaudited.
   async recordSuccess(request: AuditedRequest, action: string, result: unknown): Promise<void> {
     await this.audit.auditLogRequest(targetIds(request, result), action, this.details(request, { outcome: 'success' }), this.context(request));
   }

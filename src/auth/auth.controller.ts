@@ -10,6 +10,8 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Audited, AuditedByHandler } from '../audit/audit.decorators';
+import type { AuditedRequest } from '../audit/audited-request';
+import { RequestAuditor } from '../audit/request-auditor.service';
 import { NoThrottle, SensitiveRoute } from '../throttling/throttling.decorators';
 import { toUserResponse, UserResponseDto } from '../users/dto/user-response.dto';
 import { AuthService, LOGIN_AUDIT_ACTION } from './auth.service';
@@ -24,7 +26,10 @@ import { Roles } from './roles.decorator';
 @ApiTags('auth')
 @Controller('auth')
 export class AuthController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly auditor: RequestAuditor,
+  ) {}
 
   // Not under the shared throttler: login has its own limiter (per address for every attempt,
   // counted by LoginAttemptGuard before validation; per account for failures only), which the
@@ -72,7 +77,7 @@ export class AuthController {
   }
 
   @Put('password')
-  @Audited('auth.password-change')
+  @AuditedByHandler('auth.password-change')
   @Roles()
   @SensitiveRoute('password-change')
   @HttpCode(HttpStatus.NO_CONTENT)
@@ -81,7 +86,7 @@ export class AuthController {
   @ApiNoContentResponse({ description: 'Changed; log in again with the new password' })
   @ApiUnauthorizedResponse({ description: 'Missing, invalid, expired or retired token' })
   @ApiTooManyRequestsResponse({ description: 'Too many password changes for this account; see Retry-After' })
-  changeOwnPassword(@CurrentUser() caller: AuthenticatedUser, @Body() body: ChangePasswordDto): Promise<void> {
-    return this.auth.changeOwnPassword(caller.id, body.currentPassword, body.newPassword);
+  changeOwnPassword(@CurrentUser() caller: AuthenticatedUser, @Body() body: ChangePasswordDto, @Req() request: AuditedRequest): Promise<void> {
+    return this.auth.changeOwnPassword(caller.id, body.currentPassword, body.newPassword, this.auditor.committer(request));
   }
 }

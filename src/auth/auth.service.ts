@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { Commit } from '../audit/request-auditor.service';
 import { UnauthenticatedError } from '../errors/domain-error';
 import { canonicalEmail } from '../users/email';
 import { checkPassword, hashPassword, needsRehash, passwordIssue } from '../users/password';
@@ -57,16 +58,21 @@ export class AuthService {
 
   // Rate-limited by the route's @SensitiveRoute('password-change') (SensitiveActionGuard counts it
   // per account before this runs, so a stolen token cannot be used to guess the current password).
-  // The version bump retires every token issued so far.
-  async changeOwnPassword(userId: string, currentPassword: string, newPassword: string): Promise<void> {
+  // The version bump retires every token issued so far. The verification and the new hash are done
+  // before `commit` (the request's audited transaction) runs the change.
+  async changeOwnPassword(userId: string, currentPassword: string, newPassword: string, commit: Commit): Promise<void> {
     const issue = passwordIssue(newPassword, 'newPassword', undefined, (await this.users.getUserById(userId)) ?? {});
     if (issue) throw new UserValidationError([issue]);
     const credentials = await this.verified(await this.users.getCredentialsById(userId), currentPassword);
+    const mismatch = () => UserValidationError.field('currentPassword', 'does not match the current password');
+    if (!credentials) throw mismatch();
+    const hashed = await hashPassword(newPassword);
     // Conditional on the hash just verified: of two concurrent changes with the same current
-    // password, the second finds a new hash and fails as a wrong current password.
-    if (!credentials || !(await this.users.replaceUserPasswordHash(userId, credentials.hashedPassword, await hashPassword(newPassword)))) {
-      throw UserValidationError.field('currentPassword', 'does not match the current password');
-    }
+    // password, the second finds a new hash and fails as a wrong current password (inside
+    // `commit`, so that its audit row rolls back with it).
+    await commit(async () => {
+      if (!(await this.users.replaceUserPasswordHash(userId, credentials.hashedPassword, hashed))) throw mismatch();
+    });
   }
 
   // The login's audit row commits with its last-login time, in a transaction of their own (none is

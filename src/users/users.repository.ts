@@ -6,8 +6,8 @@ import { SensitiveActions } from '../throttling/sensitive-actions.service';
 import { UserBulk } from './repository/user-bulk';
 import { UserPrivacy } from './repository/user-privacy';
 import { UserReads, type UserFilter } from './repository/user-reads';
-import { UserTransfer, type ExportOptions, type ImportOptions, type ImportRow } from './repository/user-transfer';
-import { UserWrites } from './repository/user-writes';
+import { UserTransfer, type ExportOptions, type ImportOptions, type ImportRow, type PreparedImport } from './repository/user-transfer';
+import { UserWrites, type PreparedNewUser } from './repository/user-writes';
 import type {
   KeysetPage,
   NewUser,
@@ -116,6 +116,14 @@ export class UsersRepository {
   createUserWithValidation(email: string, password: string, extra?: { fullName?: string | null }): Promise<User> {
     return this.writes.createUserWithValidation(email, password, extra);
   }
+  // createUserWithValidation in two steps, for a caller that must not hold a transaction across
+  // the hash: prepareNewUser validates and hashes, insertNewUser writes (in the ambient transaction).
+  prepareNewUser(email: string, password: string, extra?: { fullName?: string | null }): Promise<PreparedNewUser> {
+    return this.writes.prepareNewUser(email, password, extra);
+  }
+  insertNewUser(user: PreparedNewUser): Promise<User> {
+    return this.writes.insertNewUser(user);
+  }
   async upsertUser(email: string, defaults?: UserDefaults): Promise<User> {
     return (await this.writes.upsertUser(email, defaults)).user;
   }
@@ -181,6 +189,13 @@ export class UsersRepository {
   }
   importUsersFromDicts(userDicts: ImportRow[], options?: ImportOptions): Promise<User[]> {
     return this.transfer.importUsersFromDicts(userDicts, options);
+  }
+  // importUsersFromDicts in two steps: prepareImport validates and hashes, writeImport writes.
+  prepareImport(userDicts: ImportRow[], options?: ImportOptions): Promise<PreparedImport> {
+    return this.transfer.prepareImport(userDicts, options);
+  }
+  writeImport(prepared: PreparedImport): Promise<User[]> {
+    return this.transfer.writeImport(prepared);
   }
 
   // Privacy, audit and rate limits

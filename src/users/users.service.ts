@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
+import type { Commit } from '../audit/request-auditor.service';
 import { GuardrailError } from '../errors/domain-error';
 import { hashPassword, passwordIssue } from './password';
 import type { ImportOptions, ImportRow, SqlStatement } from './repository/user-transfer';
@@ -19,8 +20,11 @@ export interface Actor {
 export class UsersService {
   constructor(private readonly users: UsersRepository) {}
 
-  createUser(email: string, password: string, fullName?: string | null): Promise<User> {
-    return this.users.createUserWithValidation(email, password, { fullName });
+  // The routes that hash take a `commit` (RequestAuditor.commitWith for the request): the hashing
+  // is done first, and only the change runs in it, with its audit row.
+  async createUser(email: string, password: string, fullName: string | null | undefined, commit: Commit): Promise<User> {
+    const prepared = await this.users.prepareNewUser(email, password, { fullName });
+    return commit(() => this.users.insertNewUser(prepared));
   }
 
   updateUser(actor: Actor, id: string, patch: UserPatch, expectedVersion?: number): Promise<User> {
@@ -45,11 +49,12 @@ export class UsersService {
     return this.removingAdmins(actor, [id], 'demote', () => this.users.revokeRoleFromUser(id, role));
   }
 
-  async setPassword(id: string, password: string): Promise<void> {
+  async setPassword(id: string, password: string, commit: Commit): Promise<void> {
     const user = await this.users.safeGetUserById(id);
     const issue = passwordIssue(password, 'password', undefined, user);
     if (issue) throw new UserValidationError([issue]);
-    await this.users.changeUserPassword(id, await hashPassword(password));
+    const hashed = await hashPassword(password);
+    await commit(() => this.users.changeUserPassword(id, hashed));
   }
 
   bulkUpdate(actor: Actor, ids: string[], patch: UserPatch): Promise<User[]> {
@@ -72,8 +77,10 @@ export class UsersService {
     return this.keepingAdmins(actor, () => this.users.upsertUserReportingCreation(email, defaults));
   }
 
-  importUsers(actor: Actor, rows: ImportRow[], options: ImportOptions): Promise<User[]> {
-    return this.keepingAdmins(actor, () => this.users.importUsersFromDicts(rows, options));
+  // Validated and hashed before keepingAdmins locks the admins' rows.
+  async importUsers(actor: Actor, rows: ImportRow[], options: ImportOptions, commit: Commit): Promise<User[]> {
+    const prepared = await this.users.prepareImport(rows, options);
+    return commit(() => this.keepingAdmins(actor, () => this.users.writeImport(prepared)));
   }
 
   // A change that may take users out of the active admins runs in one transaction that first

@@ -1,5 +1,8 @@
 import { Logger } from '@nestjs/common';
+import type * as argon2 from '@node-rs/argon2';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { Db } from '../../src/database/db.service';
 import { hashPassword } from '../../src/users/password';
 import { createTestApp, loginFrom, uniqueClientAddress, uniqueEmail, type TestApp } from '../harness/create-test-app';
 
@@ -36,6 +39,33 @@ describe('audit trail', () => {
     await sql(FAILING_AUDIT);
   });
   afterAll(() => t.close());
+
+  // Runs `work` while sampling the age of the oldest open transaction of the app's connections,
+  // from a connection outside the app's pool (which a burst may exhaust).
+  const transactionsDuring = async (work: () => Promise<unknown>): Promise<{ requestMs: number; oldestMs: number }> => {
+    const observer = new Client({ connectionString: t.config.databaseUrl });
+    await observer.connect();
+    let oldestMs = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const { rows } = await observer.query<{ ms: number | null }>(
+          `SELECT max(extract(epoch FROM clock_timestamp() - xact_start) * 1000)::float8 AS ms FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+        );
+        oldestMs = Math.max(oldestMs, rows[0].ms ?? 0);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const started = Date.now();
+    try {
+      await work();
+    } finally {
+      sampling = false;
+      await sampler;
+      await observer.end();
+    }
+    return { requestMs: Date.now() - started, oldestMs };
+  };
 
   const rowsOfRequest = (requestId: string) => sql<AuditRow>(`SELECT user_id, actor_id, action, details FROM audit_log WHERE request_id = $1 ORDER BY id`, [requestId]);
 
@@ -81,6 +111,49 @@ describe('audit trail', () => {
       expect(n).toBe(0);
     });
 
+    it('rolls a user creation, an import with passwords and both password changes back when their audit rows cannot be written', async () => {
+      const email = uniqueEmail('f4-create');
+      const create = await failing('user.create', () => t.http.post('/users').set(auth).send({ email, password: 'a new password 1' }));
+      expect(create.status).toBe(500);
+      const imported = [uniqueEmail('f4-import-pw'), uniqueEmail('f4-import-pw')];
+      const importing = await failing('users.import', () => t.http.post('/users/import').set(auth).send({ users: imported.map((e) => ({ email: e, password: 'imported password 1' })) }));
+      expect(importing.status).toBe(500);
+      const [{ n }] = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM users WHERE email = ANY($1::text[])`, [[email, ...imported]]);
+      expect(n).toBe(0);
+
+      const { user, password } = await t.factories.createUser();
+      const token = await t.tokenFor(user, password);
+      const [before] = await sql<{ hashed_password: string; version: number }>(`SELECT hashed_password, version FROM users WHERE id = $1`, [user.id]);
+      const set = await failing('user.password-change', () => t.http.put(`/users/${user.id}/password`).set(auth).send({ password: 'a new password 2' }));
+      expect(set.status).toBe(500);
+      const own = await failing('auth.password-change', () =>
+        t.http.put('/auth/password').set('authorization', `Bearer ${token}`).send({ currentPassword: password, newPassword: 'a new password 3' }),
+      );
+      expect(own.status).toBe(500);
+      const [after] = await sql<{ hashed_password: string; version: number }>(`SELECT hashed_password, version FROM users WHERE id = $1`, [user.id]);
+      expect(after).toEqual(before);
+      const rejections = { 'user.create': create, 'users.import': importing, 'user.password-change': set, 'auth.password-change': own };
+      for (const [action, res] of Object.entries(rejections)) {
+        expect((await rowsOfRequest(res.headers['x-request-id'])).map((r) => [r.action, r.details.status])).toEqual([[`${action}.rejected`, 500]]);
+      }
+    });
+
+    it('commits the success rows of these routes with their changes, naming the users', async () => {
+      const created = await t.http.post('/users').set(auth).send({ email: uniqueEmail('audited-create'), password: 'a new password 1' }).expect(201);
+      expect(await rowsOfRequest(created.headers['x-request-id'])).toEqual([
+        expect.objectContaining({ user_id: created.body.id, actor_id: t.admin.id, action: 'user.create', details: expect.objectContaining({ outcome: 'success', fields: ['email', 'password'] }) }),
+      ]);
+      const { user, password } = await t.factories.createUser();
+      const set = await t.http.put(`/users/${user.id}/password`).set(auth).send({ password: 'a new password 2' }).expect(204);
+      expect((await rowsOfRequest(set.headers['x-request-id'])).map((r) => [r.user_id, r.action])).toEqual([[user.id, 'user.password-change']]);
+      const token = await t.tokenFor(user, 'a new password 2');
+      const own = await t.http.put('/auth/password').set('authorization', `Bearer ${token}`).send({ currentPassword: 'a new password 2', newPassword: password }).expect(204);
+      expect((await rowsOfRequest(own.headers['x-request-id'])).map((r) => [r.user_id, r.actor_id, r.action])).toEqual([[null, user.id, 'auth.password-change']]);
+      const imported = await t.http.post('/users/import').set(auth).send({ users: [{ email: uniqueEmail('audited-import'), password: 'imported password 1' }] }).expect(201);
+      const [importedUser] = imported.body.users as { id: string }[];
+      expect((await rowsOfRequest(imported.headers['x-request-id'])).map((r) => [r.user_id, r.action])).toEqual([[importedUser.id, 'users.import']]);
+    });
+
     it('refuses an export whose audit row cannot be written, before sending any user', async () => {
       const { user } = await t.factories.createUser();
       const res = await failing('users.export', () => t.http.get('/users/export?format=json').set(auth));
@@ -88,28 +161,73 @@ describe('audit trail', () => {
       expect(JSON.stringify(res.body)).not.toContain(user.id);
       expect((await rowsOfRequest(res.headers['x-request-id'])).map((r) => r.action)).toEqual(['users.export.rejected']);
     });
+
     it('hashes the passwords of a bulk create before its transaction opens', async () => {
-      // Samples the age of the oldest open transaction of the app's connections while a bulk
-      // create of 100 plaintext passwords (about 50 ms of argon2 each) runs: the transaction that
-      // commits the users with their audit row must be a small part of the request.
-      let oldestMs = 0;
-      let sampling = true;
-      const sampler = (async () => {
-        while (sampling) {
-          const [{ ms }] = await sql<{ ms: number | null }>(
-            `SELECT max(extract(epoch FROM clock_timestamp() - xact_start) * 1000)::float8 AS ms FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
-          );
-          oldestMs = Math.max(oldestMs, ms ?? 0);
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      })();
-      const started = Date.now();
+      // 100 plaintext passwords, about 50 ms of argon2 each.
       const users = Array.from({ length: 100 }, () => ({ email: uniqueEmail('hash-first'), password: 'bulk password 1' }));
-      await t.http.post('/users/bulk').set(auth).send({ users }).expect(201);
-      const requestMs = Date.now() - started;
-      sampling = false;
-      await sampler;
+      const { requestMs, oldestMs } = await transactionsDuring(() => t.http.post('/users/bulk').set(auth).send({ users }).expect(201));
       expect(requestMs).toBeGreaterThan(1000);
+      expect(oldestMs).toBeLessThan(requestMs / 4);
+    });
+
+    it('runs no argon2 hash or verification inside a transaction: POST /users, PUT /users/:id/password, PUT /auth/password, import', async () => {
+      // A probe on the argon2 binding that password.ts calls notes, per route, whether the request
+      // had a transaction open at each hash or verification (timing alone is too noisy on a busy
+      // machine to tell a transaction held across one hash from one that is not).
+      const db = t.app.get(Db);
+      const binding = jest.requireActual<typeof argon2>('@node-rs/argon2');
+      const { hash, verify } = binding;
+      let route = '';
+      const outside: Record<string, number> = {};
+      const inside: Record<string, number> = {};
+      const note = () => {
+        const tally = db.inTransaction() ? inside : outside;
+        tally[route] = (tally[route] ?? 0) + 1;
+      };
+      const users = await Promise.all(Array.from({ length: 8 }, () => t.factories.createUser()));
+      const tokens = await Promise.all(users.map(({ user, password }) => t.tokenFor(user, password)));
+      // The self-service changes go first: an admin's change would retire the users' tokens.
+      const bursts = {
+        create: () => Promise.all(users.map(() => t.http.post('/users').set(auth).send({ email: uniqueEmail('hash-first'), password: 'a new password 1' }).expect(201))),
+        ownPassword: () =>
+          Promise.all(
+            users.map(({ password }, i) =>
+              t.http.put('/auth/password').set('authorization', `Bearer ${tokens[i]}`).send({ currentPassword: password, newPassword: 'a new password 3' }).expect(204),
+            ),
+          ),
+        setPassword: () => Promise.all(users.map(({ user }) => t.http.put(`/users/${user.id}/password`).set(auth).send({ password: 'a new password 2' }).expect(204))),
+        import: () =>
+          t.http
+            .post('/users/import')
+            .set(auth)
+            .send({ users: Array.from({ length: 10 }, () => ({ email: uniqueEmail('hash-first'), password: 'imported password 1' })) })
+            .expect(201),
+      };
+      const spies = [
+        jest.spyOn(binding, 'hash').mockImplementation((...args) => {
+          note();
+          return hash(...args);
+        }),
+        jest.spyOn(binding, 'verify').mockImplementation((...args) => {
+          note();
+          return verify(...args);
+        }),
+      ];
+      try {
+        for (const [name, burst] of Object.entries(bursts)) {
+          route = name;
+          await burst();
+        }
+      } finally {
+        spies.forEach((spy) => spy.mockRestore());
+      }
+      expect(inside).toEqual({});
+      expect(Object.keys(outside)).toEqual(Object.keys(bursts));
+    });
+
+    it('hashes the passwords of an import before its transaction locks the active admins', async () => {
+      const users = Array.from({ length: 40 }, () => ({ email: uniqueEmail('hash-first'), password: 'imported password 1' }));
+      const { requestMs, oldestMs } = await transactionsDuring(() => t.http.post('/users/import').set(auth).send({ users }).expect(201));
       expect(oldestMs).toBeLessThan(requestMs / 4);
     });
   });

@@ -1,3 +1,4 @@
+import type * as argon2 from '@node-rs/argon2';
 import type { Readable } from 'node:stream';
 import type { Pool } from 'pg';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
@@ -275,6 +276,27 @@ describe('UsersRepository import', () => {
       { email: 'plain@import.example', hashed_password: expect.stringMatching(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/) },
     ]);
     expect(created[2].roles).toEqual(['editor']);
+  });
+
+  it('splits into prepareImport, which validates and hashes, and writeImport, which only writes', async () => {
+    const hash = jest.spyOn(jest.requireActual<typeof argon2>('@node-rs/argon2'), 'hash');
+    try {
+      const rows = [
+        { email: 'first@two-steps.example', password: 'a fine password' },
+        { email: 'second@two-steps.example', password: 'another fine password' },
+        { email: 'third@two-steps.example', hashedPassword: hashed },
+      ];
+      const prepared = await ctx.users.prepareImport(rows);
+      expect(hash).toHaveBeenCalledTimes(2);
+      const stored = () => ctx.sql<{ n: number }>(`SELECT count(*)::int AS n FROM users WHERE email LIKE '%@two-steps.example'`);
+      await expect(stored()).resolves.toEqual([{ n: 0 }]);
+      const created = await ctx.users.writeImport(prepared);
+      expect(created.map((u) => u.email)).toEqual(rows.map((r) => r.email));
+      expect(hash).toHaveBeenCalledTimes(2);
+      await expect(stored()).resolves.toEqual([{ n: 3 }]);
+    } finally {
+      hash.mockRestore();
+    }
   });
 
   it('writes nothing and lists every bad row by index', async () => {

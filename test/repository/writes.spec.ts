@@ -67,6 +67,30 @@ describe('UsersRepository writes', () => {
       }
     });
 
+    it('splits into prepareNewUser, which validates and hashes, and insertNewUser, which only writes', async () => {
+      await expectInvalid(ctx.users.prepareNewUser(uniqueEmail(), 'short'), 'password');
+      const hash = jest.spyOn(jest.requireActual<typeof argon2>('@node-rs/argon2'), 'hash');
+      try {
+        const email = uniqueEmail();
+        const prepared = await ctx.users.prepareNewUser(email, 'correct horse battery', { fullName: 'Two Steps' });
+        expect(hash).toHaveBeenCalledTimes(1);
+        await expect(rowCount(email)).resolves.toBe(0);
+        // The insert joins the caller's transaction: a later throw there takes it back.
+        const rolledBack = ctx.users.dbTransaction(async () => {
+          await ctx.users.insertNewUser(prepared);
+          throw new Error('later step failed');
+        });
+        await expect(rolledBack).rejects.toThrow('later step failed');
+        await expect(rowCount(email)).resolves.toBe(0);
+        const user = await ctx.users.insertNewUser(prepared);
+        expect(user).toMatchObject({ email, fullName: 'Two Steps', version: 1 });
+        expect(hash).toHaveBeenCalledTimes(1);
+        await expect(verifyPassword(await storedHash(user.id), 'correct horse battery')).resolves.toBe(true);
+      } finally {
+        hash.mockRestore();
+      }
+    });
+
     it('reports every invalid field at once', async () => {
       const error = await ctx.users.createUserWithValidation('not-an-email', 'short', { fullName: 'x'.repeat(201) }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UserValidationError);

@@ -88,7 +88,7 @@ export class UsersBulkController {
 
   @Post('import')
   @SensitiveRoute('import')
-  @Audited('users.import')
+  @AuditedByHandler('users.import')
   @BodyLimit('bulk')
   @ApiOperation({ operationId: 'importUsers', summary: 'Import users from JSON {users:[...]} or text/csv, all or nothing' })
   @ApiConsumes('application/json', 'text/csv')
@@ -98,9 +98,11 @@ export class UsersBulkController {
     @CurrentUser() actor: Actor,
     @Body(ImportBodyPipe) rows: Record<string, unknown>[],
     @Query() query: ImportQueryDto,
+    @Req() request: AuditedRequest,
   ): Promise<ImportReportDto> {
     const dryRun = query.dryRun === true;
-    const users = await this.service.importUsers(actor, rows, { dryRun, onConflict: query.onConflict ?? 'error' });
+    // Plaintext passwords are hashed before the transaction that locks the admins' rows opens.
+    const users = await this.service.importUsers(actor, rows, { dryRun, onConflict: query.onConflict ?? 'error' }, this.auditor.committer(request));
     return { dryRun, count: users.length, users: users.map(toUserResponse) };
   }
 }

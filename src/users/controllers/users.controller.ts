@@ -1,8 +1,10 @@
-import { Body, Controller, Delete, Get, Head, Headers, HttpCode, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Head, Headers, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { AuditEntry } from '../../audit/audit-log.service';
-import { Audited } from '../../audit/audit.decorators';
+import { Audited, AuditedByHandler } from '../../audit/audit.decorators';
+import type { AuditedRequest } from '../../audit/audited-request';
+import { RequestAuditor } from '../../audit/request-auditor.service';
 import { BodyLimit } from '../../common/body-limits';
 import { Roles } from '../../auth/roles.decorator';
 import { ValidationFailedError } from '../../errors/domain-error';
@@ -27,15 +29,16 @@ export class UsersController {
   constructor(
     private readonly users: UsersRepository,
     private readonly service: UsersService,
+    private readonly auditor: RequestAuditor,
   ) {}
 
   @Post()
   @NoThrottle()
-  @Audited('user.create')
+  @AuditedByHandler('user.create')
   @ApiOperation({ operationId: 'createUser', summary: 'Create a user (argon2id-hashed password)' })
   @ApiCreatedResponse({ type: UserResponseDto })
-  async createUser(@Body() body: CreateUserDto): Promise<UserResponseDto> {
-    return toUserResponse(await this.service.createUser(body.email, body.password, body.fullName));
+  async createUser(@Body() body: CreateUserDto, @Req() request: AuditedRequest): Promise<UserResponseDto> {
+    return toUserResponse(await this.service.createUser(body.email, body.password, body.fullName, this.auditor.committer(request)));
   }
 
   @Put('upsert')
@@ -135,11 +138,11 @@ export class UsersController {
   @Put(':id/password')
   @HttpCode(204)
   @SensitiveRoute('password-change')
-  @Audited('user.password-change')
+  @AuditedByHandler('user.password-change')
   @ApiOperation({ operationId: 'setUserPassword', summary: "Set a user's password (rate-limited per user)" })
   @ApiNoContentResponse()
-  async setUserPassword(@Param('id', UserIdPipe) id: string, @Body() body: SetPasswordDto): Promise<void> {
-    await this.service.setPassword(id, body.password);
+  async setUserPassword(@Param('id', UserIdPipe) id: string, @Body() body: SetPasswordDto, @Req() request: AuditedRequest): Promise<void> {
+    await this.service.setPassword(id, body.password, this.auditor.committer(request));
   }
 
   @Post(':id/roles')

@@ -37,6 +37,15 @@ export interface ImportOptions {
   onConflict?: ConflictPolicy;
 }
 
+// An import validated and hashed by prepareImport, for writeImport: the rows to write (with the
+// fields the caller gave, which an 'update' keeps to), or a dry run's preview.
+export interface PreparedImport {
+  given: NewUser[];
+  rows: PreparedUser[];
+  onConflict: ConflictPolicy;
+  preview?: User[];
+}
+
 // A row to import: a NewUser, a user object from the JSON export, or a record of the CSV export
 // (see parseUsersCsv), whose cells are all strings.
 export type ImportRow = NewUser | Record<string, unknown>;
@@ -127,6 +136,13 @@ export class UserTransfer {
   // written, with `id` '' where the database would assign it, and a provisional
   // updatedAt/version.
   async importUsersFromDicts(userDicts: readonly ImportRow[], options: ImportOptions = {}): Promise<User[]> {
+    return this.writeImport(await this.prepareImport(userDicts, options));
+  }
+
+  // The part of an import that writes nothing: validation, conflicts, the dry run's preview and
+  // the argon2 hashing of plaintext passwords, so that a caller can do it before it opens (and
+  // locks rows in) the transaction that writeImport joins.
+  async prepareImport(userDicts: readonly ImportRow[], options: ImportOptions = {}): Promise<PreparedImport> {
     const onConflict = options.onConflict ?? 'error';
     if (!CONFLICT_POLICIES.includes(onConflict)) throw UserValidationError.field('onConflict', `must be one of ${CONFLICT_POLICIES.join(', ')}`);
     if (!Array.isArray(userDicts)) throw UserValidationError.field('users', 'must be an array');
@@ -137,12 +153,18 @@ export class UserTransfer {
     if (conflicts.length) throw new UserAlreadyExistsError(conflicts.sort((a, b) => (a.index ?? 0) - (b.index ?? 0)));
     if (options.dryRun) {
       const skipped = new Set(onConflict === 'skip' ? existing.map((c) => c.index) : []);
-      return validated.filter((_, index) => !skipped.has(index)).map(preview);
+      return { given: users, rows: [], onConflict, preview: validated.filter((_, index) => !skipped.has(index)).map(preview) };
     }
-    const hashed = users.some((u) => u.password !== undefined) ? await this.bulk.prepare(users, { allowMissingPassword: true }) : validated;
-    const rows = onConflict === 'update' ? await this.keepOmittedFields(hashed, users) : hashed;
+    const hashed = users.some((u) => u.password !== undefined) ? withExtras(await this.bulk.prepare(users, { allowMissingPassword: true }), extras) : validated;
+    return { given: users, rows: hashed, onConflict };
+  }
+
+  // Writes a prepared import (a dry run's preview is returned as it is).
+  async writeImport(prepared: PreparedImport): Promise<User[]> {
+    if (prepared.preview) return prepared.preview;
+    const rows = prepared.onConflict === 'update' ? await this.keepOmittedFields(prepared.rows, prepared.given) : prepared.rows;
     try {
-      return await this.bulk.insert(withExtras(rows, extras), onConflict);
+      return await this.bulk.insert(rows, prepared.onConflict);
     } catch (error) {
       throw translateIdConflict(error);
     }

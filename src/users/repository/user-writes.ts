@@ -12,6 +12,14 @@ import { translateWriteError } from './sql-errors';
 import { UserReads } from './user-reads';
 import { fullNameIssue, metadataIssue, patchAssignments, roleIssue, UNUSABLE_PASSWORD } from './user-values';
 
+// A validated new user with its password hashed (from prepareNewUser), ready to insert.
+export interface PreparedNewUser {
+  email: string;
+  emailNormalized: string;
+  fullName: string | null;
+  hashedPassword: string;
+}
+
 // Single-user writes. Each one bumps `version` when it changes what a token or a client relies
 // on, and drops the user's cache entry once the change is committed.
 @Injectable()
@@ -23,15 +31,24 @@ export class UserWrites {
   ) {}
 
   async createUserWithValidation(email: string, password: string, extra: { fullName?: string | null } = {}): Promise<User> {
+    return this.insertNewUser(await this.prepareNewUser(email, password, extra));
+  }
+
+  // Everything before the INSERT, argon2 included, so that a caller can hash before it opens the
+  // transaction the INSERT joins.
+  async prepareNewUser(email: string, password: string, extra: { fullName?: string | null } = {}): Promise<PreparedNewUser> {
     const issues = [emailIssue(email), passwordIssue(password, 'password', undefined, { email, fullName: extra.fullName }), fullNameIssue(extra.fullName)].filter((i): i is FieldIssue => !!i);
     if (issues.length) throw new UserValidationError(issues);
     // Cheap duplicate check first so a taken address does not cost a hash; the unique index
     // still decides under concurrency.
     if (!(await this.reads.isEmailUnique(email))) throw new UserAlreadyExistsError([{ email: canonicalEmail(email) }]);
-    const hashed = await hashPassword(password);
+    return { email: email.trim(), emailNormalized: canonicalEmail(email), fullName: extra.fullName ?? null, hashedPassword: await hashPassword(password) };
+  }
+
+  async insertNewUser(user: PreparedNewUser): Promise<User> {
     const rows = await this.write(
       `INSERT INTO users AS u (email, email_normalized, full_name, hashed_password) VALUES ($1, $2, $3, $4) RETURNING ${USER_COLUMNS}`,
-      [email.trim(), canonicalEmail(email), extra.fullName ?? null, hashed],
+      [user.email, user.emailNormalized, user.fullName, user.hashedPassword],
     );
     return toUser(rows[0]);
   }
