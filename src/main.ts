@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { createApp } from './app.factory';
+import { resolveJwtSecret } from './auth/jwt-secret';
 import { loadConfigOrExit } from './config/load-config';
 import { openDatabaseServer } from './database/database-server';
 
@@ -7,6 +8,9 @@ const SHUTDOWN_DEADLINE_MS = 25_000;
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
+  // The JWT secret (or its generated file) is checked before anything starts: a bad one is one
+  // line on stderr, not a stack trace from inside the app's construction.
+  resolveJwtSecret(config);
   const database = await openDatabaseServer(config);
   config.databaseUrl = database.url;
   const app = await createApp(config);

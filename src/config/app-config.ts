@@ -142,7 +142,8 @@ export function parseEnv(env: Env = process.env): AppConfig {
   if ((nodeEnv === 'production' && jwtSecret === undefined) || (jwtSecret !== undefined && jwtSecret.length < 32)) {
     // The line reaches logs: say how long the secret was, never what it was.
     const received = jwtSecret === undefined ? '' : `${jwtSecret.length} characters`;
-    throw new ConfigError('JWT_SECRET', 'at least 32 characters (required when NODE_ENV=production)', received);
+    const expected = jwtSecret === undefined ? 'set to at least 32 characters when NODE_ENV=production' : 'at least 32 characters in every mode (or unset outside production)';
+    throw new ConfigError('JWT_SECRET', expected, received);
   }
   const embeddedPort = read(env, 'EMBEDDED_POSTGRES_PORT');
   return Object.assign(new AppConfig(), {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,6 +183,17 @@ describe('the service process (node dist/main.js)', () => {
       await database.drop();
     }
   }, 60000);
+
+  it('refuses a generated JWT secret file that others may read with one line naming it, before starting anything', async () => {
+    const dataDir = newDataDir();
+    writeFileSync(join(dataDir, 'jwt-secret'), 'x'.repeat(48), { mode: 0o644 });
+    chmodSync(join(dataDir, 'jwt-secret'), 0o644);
+    const service = start({ DATA_DIR: dataDir }, dataDir);
+    const { code } = await service.exit(STOP_DEADLINE_MS);
+    expect(code).toBe(1);
+    expect(service.stderr.trim().split('\n')).toEqual([expect.stringContaining(join(dataDir, 'jwt-secret'))]);
+    expect(existsSync(join(dataDir, 'postgres'))).toBe(false);
+  });
 
   it.each([
     ['PORT', 'abc'],
