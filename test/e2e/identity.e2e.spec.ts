@@ -116,6 +116,13 @@ describe('identity and the error contract (e2e)', () => {
   });
 
   describe('If-Match (item 17)', () => {
+    it('takes * as any current version, and refuses a list with 400', async () => {
+      const { user } = await t.factories.createUser();
+      await t.http.patch(`/users/${user.id}`).set(auth).set('If-Match', '*').send({ fullName: 'Any version' }).expect(200);
+      const list = await t.http.patch(`/users/${user.id}`).set(auth).set('If-Match', '"1", "2"').send({ fullName: 'Listed' }).expect(400);
+      expect(list.body).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ field: 'If-Match' }] });
+    });
+
     it('answers a stale If-Match with 412 VERSION_CONFLICT, the one status of that code', async () => {
       const { user } = await t.factories.createUser();
       await t.http.patch(`/users/${user.id}`).set(auth).send({ fullName: 'Moved on' }).expect(200);

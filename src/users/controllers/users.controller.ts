@@ -182,9 +182,11 @@ export class UsersController {
   }
 }
 
+// One version (the ETag of GET /users/:id), or `*`: any current version of a user that exists
+// (RFC 9110), which is the same as sending no If-Match. A list of versions is not supported.
 function parseIfMatch(header: string | undefined): number | undefined {
-  if (header === undefined) return undefined;
+  if (header === undefined || header.trim() === '*') return undefined;
   const match = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(header);
-  if (!match) throw new ValidationFailedError([{ field: 'If-Match', reason: 'must be a version number, e.g. "3"' }]);
+  if (!match) throw new ValidationFailedError([{ field: 'If-Match', reason: 'must be one version number, e.g. "3", or *' }]);
   return Number(match[1]);
 }
