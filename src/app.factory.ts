@@ -1,7 +1,10 @@
 import { Logger as NestLogger, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import helmet from '@fastify/helmet';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
@@ -45,6 +48,9 @@ export async function createApp(config: AppConfig, root: DynamicModule = AppModu
     genReqId: requestIdFor,
     // Requests that arrive while draining get the app's own 503 (below), not Fastify's body.
     return503OnClosing: false,
+    // What Fastify and Node's HTTP parser refuse before any route runs gets the app's answer too.
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
     // A request (headers and body) must arrive within requestTimeout, or it is answered 408 and
     // its connection closed: a body trickled a byte at a time cannot hold a connection open.
     // It covers receiving only; a long streamed export is a response and is not cut.
@@ -90,6 +96,40 @@ export async function createApp(config: AppConfig, root: DynamicModule = AppModu
   setUpOpenApi(app);
   await app.init();
   return app;
+}
+
+const boundaryLogger = new NestLogger('HttpServer');
+
+// A URL Fastify cannot route (a stray `%`, an over-long parameter): the app's error body, request
+// id and no-store, as for any other answer.
+function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  void reply.header('x-request-id', request.id).header('cache-control', 'no-store');
+  sendError(reply, toErrorResponse(error, String(request.id), boundaryLogger));
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'The request was not received within the request timeout' },
+  HPE_HEADER_OVERFLOW: { status: 431, message: 'The request headers are too large' },
+};
+
+// What Node's HTTP parser refuses before Fastify sees a request (a request not received within
+// HTTP_REQUEST_TIMEOUT_MS, oversized headers, a malformed request line): there is no request
+// object, so the answer is written on the socket, then the connection closed. A log line keeps
+// the trace (slowloris attempts included).
+function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const { status, message } = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, message: 'Malformed HTTP request' };
+  const requestId = randomUUID();
+  const { body } = toErrorResponse(Object.assign(new Error(message), { statusCode: status }), requestId, boundaryLogger);
+  boundaryLogger.warn({ requestId, status, code: error.code, clientAddress: (socket as Duplex & { remoteAddress?: string }).remoteAddress }, 'client error');
+  if (socket.writable) {
+    const payload = JSON.stringify(body);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n` +
+        `Cache-Control: no-store\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${payload}`,
+    );
+  }
+  socket.destroy();
 }
 
 // Each route's byte limit and JSON bounds come from its @BodyLimit (small by default). A JSON

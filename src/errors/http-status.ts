@@ -14,6 +14,9 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCode.FORBIDDEN]: HttpStatus.FORBIDDEN,
   [ErrorCode.GUARDRAIL_VIOLATION]: HttpStatus.FORBIDDEN,
   [ErrorCode.PAYLOAD_TOO_LARGE]: HttpStatus.PAYLOAD_TOO_LARGE,
+  [ErrorCode.REQUEST_TIMEOUT]: HttpStatus.REQUEST_TIMEOUT,
+  // Nest's HttpStatus has no 431.
+  [ErrorCode.HEADERS_TOO_LARGE]: 431,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
   [ErrorCode.DATABASE_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.QUERY_TIMEOUT]: HttpStatus.GATEWAY_TIMEOUT,
