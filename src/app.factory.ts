@@ -11,8 +11,9 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { bodyBounds, bodySizeOf } from './common/body-limits';
 import { JsonBoundsScanner } from './common/json-bounds';
+import { RESERVED_KEYS_REASON, reservedKeyPaths } from './common/reserved-keys';
 import { AppConfig } from './config/app-config';
-import { ShuttingDownError } from './errors/domain-error';
+import { ShuttingDownError, ValidationFailedError } from './errors/domain-error';
 import { sendError, toErrorResponse } from './errors/errors.filter';
 import { requestIdFor } from './logging/logging.module';
 
@@ -91,11 +92,30 @@ export async function createApp(config: AppConfig, root: DynamicModule = AppModu
   // Bodies are JSON, or text/csv for imports (reaching the controller as a string). Any other type
   // is refused with 415 by Fastify before a guard runs, so it costs no rate-limit budget.
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.removeContentTypeParser('text/plain');
+  fastify.removeContentTypeParser(['text/plain', 'application/json']);
+  // Fastify's own JSON parser (it refuses __proto__ and constructor.prototype keys), with an
+  // answer that names such a key and where it is, instead of "Body is not valid JSON".
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    void parseJson(request, body.toString(), (error, value) => done(error ? (reservedKeysError(body) ?? error) : null, value));
+  });
   fastify.addContentTypeParser('text/csv', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   setUpOpenApi(app);
   await app.init();
   return app;
+}
+
+// A body the secure parser refused that plain JSON.parse accepts held a prototype key (JSON.parse
+// makes it an ordinary own key, safe to walk): the paths of such keys, as the app reports them.
+function reservedKeysError(body: string | Buffer): ValidationFailedError | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString());
+  } catch {
+    return undefined;
+  }
+  const paths = reservedKeyPaths(value);
+  return paths.length ? new ValidationFailedError(paths.map((field) => ({ field, reason: RESERVED_KEYS_REASON }))) : undefined;
 }
 
 const boundaryLogger = new NestLogger('HttpServer');

@@ -138,6 +138,19 @@ describe('identity and the error contract (e2e)', () => {
     const storedWithKey = async (key: string): Promise<number> =>
       Number((await t.app.get(DataSource).query(`SELECT count(*) AS n FROM users WHERE jsonb_path_exists(metadata, ('strict $.**.' || to_json($1::text)::text)::jsonpath)`, [key]))[0].n);
 
+    // JSON.parse makes "__proto__" an own key; Fastify's parser refuses it before the app sees the
+    // body, and the answer must still say which key, where (not "Body is not valid JSON").
+    it('names the path of a __proto__ key that the JSON parser refuses', async () => {
+      const { user } = await t.factories.createUser();
+      const res = await t.http
+        .patch(`/users/${user.id}`)
+        .set(auth)
+        .set('content-type', 'application/json')
+        .send('{"metadata":{"a":[{"\\u005f_proto__":{"x":1}}]}}')
+        .expect(400);
+      expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ field: 'metadata.a.0.__proto__', reason: expect.stringMatching(/reserved key/) }] });
+    });
+
     it('refuses __proto__, constructor and prototype keys at any depth from a CSV import, by row', async () => {
       const cell = (json: string) => `"${json.replaceAll('"', '""')}"`;
       const csv = [
