@@ -23,12 +23,6 @@ const BCRYPT = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
 const MIN_ARGON2_MEMORY_COST = 4096;
 const MAX_ARGON2_WORK = ARGON2_OPTIONS.memoryCost * ARGON2_OPTIONS.timeCost;
 const BCRYPT_COSTS = { min: 4, max: 7 };
-// Versions before these bounds accepted costlier hashes (bcrypt up to 14; argon2id up to 64 MiB,
-// 10 passes, 4 lanes, any base64 length). Rows stored then still verify, so that no user is locked
-// out by an upgrade, and get the policy's hash at their next login; such a hash is never written.
-const LEGACY_ARGON2ID_PHC = /^\$argon2id\$v=19\$m=(\d{1,7}),t=(\d{1,3}),p=(\d{1,2})\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
-const LEGACY_MAX_ARGON2 = { memoryCost: 65536, timeCost: 10, parallelism: 4 };
-const LEGACY_MAX_BCRYPT_COST = 14;
 
 // Whose password it is: a password equal to the account's own email, its local part or the full
 // name is the first thing an attacker tries.
@@ -96,29 +90,13 @@ export function isPasswordHash(value: unknown): value is string {
   return bcrypt !== null && Number(bcrypt[1]) >= BCRYPT_COSTS.min && Number(bcrypt[1]) <= BCRYPT_COSTS.max;
 }
 
-// A hash that a version before the bounds above stored: it verifies, but is never accepted on a write.
-function isLegacyHash(value: string): boolean {
-  const argon2 = LEGACY_ARGON2ID_PHC.exec(value);
-  if (argon2) {
-    const [m, t, p] = argon2.slice(1).map(Number);
-    return p >= 1 && p <= LEGACY_MAX_ARGON2.parallelism && m >= 8 * p && m <= LEGACY_MAX_ARGON2.memoryCost && t >= 1 && t <= LEGACY_MAX_ARGON2.timeCost;
-  }
-  const bcrypt = BCRYPT.exec(value);
-  return bcrypt !== null && Number(bcrypt[1]) >= BCRYPT_COSTS.min && Number(bcrypt[1]) <= LEGACY_MAX_BCRYPT_COST;
-}
-
-// What a stored hash may be for a login to verify against it.
-function isVerifiableHash(value: string): boolean {
-  return isPasswordHash(value) || isLegacyHash(value);
-}
-
 // A hash of exactly today's policy: what an ordinary account has, and what sets the pace.
 function isPolicyHash(hashed: string): boolean {
   return isPasswordHash(hashed) && !needsRehash(hashed);
 }
 
 export async function verifyPassword(hashed: string, password: string): Promise<boolean> {
-  if (!isVerifiableHash(hashed)) return false;
+  if (!isPasswordHash(hashed)) return false;
   try {
     return await (BCRYPT.test(hashed) ? verifyBcrypt(password, hashed) : verify(hashed, password));
   } catch {
@@ -142,11 +120,10 @@ export function needsRehash(hashed: string): boolean {
 // - a policy hash: its own verification;
 // - a cheaper imported hash (bcrypt, light argon2id): its verification, then a pause up to the
 //   median of the latest policy verifications in this process, which track the machine's load.
-// Costlier hashes are not accepted on writes (isPasswordHash), so nothing is slower than the
-// policy, but for hashes stored by an earlier version under looser bounds (isLegacyHash), which
-// answer later until their user's next login replaces them.
+// Costlier hashes are neither accepted nor verified (isPasswordHash), so nothing is slower than
+// the policy: one stored by an earlier version under looser bounds counts as no usable hash.
 export async function checkPassword(hashed: string | undefined, password: string): Promise<boolean> {
-  if (hashed === undefined || !isVerifiableHash(hashed)) {
+  if (hashed === undefined || !isPasswordHash(hashed)) {
     await burnPasswordVerification(password);
     return false;
   }
