@@ -5,9 +5,29 @@ import { KeyvCacheableMemory } from 'cacheable';
 import { AppConfig } from '../config/app-config';
 import { UserCache } from './user-cache.service';
 
-// A graceful close waits for Redis to answer every pending command, so a hung Redis would hold
-// the shutdown forever; cache entries are disposable, so the socket is closed at once instead.
-class PromptlyClosedKeyvRedis<T> extends KeyvRedis<T> {
+type RedisConnection = Awaited<ReturnType<KeyvRedis<unknown>['getClient']>>;
+
+// The Redis store of the cache, with two changes to how it holds its connection:
+// - one connection attempt at a time, for every caller: calls made while it connects wait for
+//   that attempt, and a client left open but not ready with no attempt under way (one that never
+//   completed) is closed and connected again, instead of answering "The client is offline" for ever;
+// - a graceful close waits for Redis to answer every pending command, so a hung Redis would hold
+//   the shutdown forever; cache entries are disposable, so the socket is closed at once instead.
+class CacheRedisStore<T> extends KeyvRedis<T> {
+  private connecting?: Promise<RedisConnection>;
+
+  override getClient(): Promise<RedisConnection> {
+    const client = this.client as { isOpen?: boolean; isReady?: boolean };
+    if (client.isReady) return Promise.resolve(this.client);
+    this.connecting ??= (async () => {
+      if (client.isOpen) await super.disconnect(true);
+      return super.getClient();
+    })().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
   override disconnect(): Promise<void> {
     return super.disconnect(true);
   }
@@ -34,7 +54,7 @@ class PromptlyClosedKeyvRedis<T> extends KeyvRedis<T> {
         const client = { url: config.redisUrl, disableOfflineQueue: true, socket: { connectTimeout: 2000, reconnectStrategy: false as const } };
         // Failures throw, so that UserCache can tell a failed invalidation from a done one (and
         // retry it) and log the outage; it treats every failure as a miss.
-        const store = new PromptlyClosedKeyvRedis(client, {
+        const store = new CacheRedisStore(client, {
           throwOnConnectError: true,
           throwOnErrors: true,
           connectionTimeout: config.cacheTimeoutMs * 10,
