@@ -94,18 +94,25 @@ describe('a hostile body sent to every route that takes one', () => {
         ['anonymous', {}],
         ['admin', { authorization: `Bearer ${t.adminToken}` }],
       ] as const) {
-        const health = pollHealth(port);
-        await new Promise((r) => setTimeout(r, 60));
-        const started = Date.now();
-        const answer = await send(port, route.method, path, body, headers).catch((error: Error): Answer => ({ status: 0, body: { message: error.message } }));
-        const tookMs = Date.now() - started;
-        const latencies = await health.stop();
-        const slowest = Math.max(...latencies);
-        const expected = who === 'anonymous' ? [400, 401, 413] : [400, 413];
-        const appBody = typeof answer.body.code === 'string' && typeof answer.body.requestId === 'string';
-        if (!expected.includes(answer.status) || !appBody || slowest >= HEALTH_BOUND_MS || latencies.length < 2) {
-          failures.push(`${route.method} ${path} as ${who}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 120)} in ${tookMs} ms; /health slowest ${slowest} ms over ${latencies.length} probes`);
-        }
+        const attempt = async (): Promise<{ failure?: string; slowOnly: boolean }> => {
+          const health = pollHealth(port);
+          await new Promise((r) => setTimeout(r, 60));
+          const started = Date.now();
+          const answer = await send(port, route.method, path, body, headers).catch((error: Error): Answer => ({ status: 0, body: { message: error.message } }));
+          const tookMs = Date.now() - started;
+          const latencies = await health.stop();
+          const slowest = Math.max(...latencies);
+          const expected = who === 'anonymous' ? [400, 401, 413] : [400, 413];
+          const answered = expected.includes(answer.status) && typeof answer.body.code === 'string' && typeof answer.body.requestId === 'string';
+          if (answered && slowest < HEALTH_BOUND_MS && latencies.length >= 2) return { slowOnly: false };
+          const failure = `${route.method} ${path} as ${who}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 120)} in ${tookMs} ms; /health slowest ${slowest} ms over ${latencies.length} probes`;
+          return { failure, slowOnly: answered };
+        };
+        // The client shares this process's event loop (and its garbage collector) with the server,
+        // so one pause of its own can delay a probe once; blocking by the server does it every time.
+        let outcome = await attempt();
+        if (outcome.failure && outcome.slowOnly) outcome = await attempt();
+        if (outcome.failure) failures.push(outcome.failure);
       }
     }
     expect(failures).toEqual([]);
