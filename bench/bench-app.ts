@@ -3,7 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Pool } from 'pg';
 import { createApp } from '../src/app.factory';
 import { AppModule } from '../src/app.module';
-import { Roles } from '../src/auth/roles.decorator';
+import { Roles } from '../src/users/auth/roles.decorator';
 import { AppConfig } from '../src/config/app-config';
 import { NoThrottle } from '../src/throttling/throttling.decorators';
 import { toUser, USER_COLUMNS, type UserRow } from '../src/users/user-row';

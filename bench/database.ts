@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../src/database/data-source-options';
+import { dataSourceOptions } from '../src/users/users-data-source';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 
 export interface BenchDatabase {

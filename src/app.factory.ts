@@ -15,7 +15,7 @@ import { RESERVED_KEYS_REASON, reservedKeyPaths } from './common/reserved-keys';
 import { AppConfig } from './config/app-config';
 import { ShuttingDownError, ValidationFailedError } from './errors/domain-error';
 import { sendError, toErrorResponse } from './errors/errors.filter';
-import { requestIdFor } from './logging/logging.module';
+import { requestIdFor } from './common/request-id';
 
 const drainLogger = new NestLogger('Shutdown');
 

@@ -1,6 +1,6 @@
+import { ValidationFailedError } from '../errors/domain-error';
 import { isIP } from 'node:net';
-import { isUuid } from '../users/repository/paging';
-import { UserValidationError } from '../users/users.errors';
+import { isUuid } from '../common/paging';
 
 export type AuditDetails = Record<string, unknown>;
 
@@ -76,7 +76,7 @@ export function sanitizeAuditDetails(details: unknown): AuditDetails {
     return note ? { note } : {};
   }
   if (typeof details !== 'object' || Array.isArray(details)) {
-    throw UserValidationError.field('details', 'must be a string or an object');
+    throw ValidationFailedError.field('details', 'must be a string or an object');
   }
   const clean: AuditDetails = {};
   for (const [key, value] of Object.entries(details)) {

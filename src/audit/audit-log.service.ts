@@ -1,10 +1,10 @@
+import { ValidationFailedError } from '../errors/domain-error';
 import { Injectable, Logger } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
 import { Db } from '../database/db.service';
-import { REQUEST_ID } from '../logging/logging.module';
-import { isUuid, paging } from '../users/repository/paging';
-import type { Page, PageOptions } from '../users/user.model';
-import { UserValidationError } from '../users/users.errors';
+import { REQUEST_ID } from '../common/request-id';
+import { isUuid, paging } from '../common/paging';
+import type { Page, PageOptions } from '../common/paging';
 import { sanitizeAuditDetails, type AuditDetails } from './audit-details';
 import type { AuditedRequest } from './audited-request';
 
@@ -92,7 +92,7 @@ export class AuditLog {
   // (a streamed export, before its first byte); then call logWritten once it has run.
   requestStatement(userIds: readonly string[], action: string, details: AuditDetails, context: AuditContext = {}): AuditStatement {
     const ids = [...new Set(userIds.map((id) => id.toLowerCase()))];
-    if (ids.some((id) => !isUuid(id))) throw UserValidationError.field('userIds', 'must be UUIDs');
+    if (ids.some((id) => !isUuid(id))) throw ValidationFailedError.field('userIds', 'must be UUIDs');
     const entry = this.entry(ids.length === 1 ? ids[0] : null, action, { ...details, ...(ids.length > 1 ? { count: ids.length } : {}), targetIds: ids }, context);
     const shared: AuditDetails = { ...entry.details };
     delete shared.targetIds;
@@ -128,10 +128,10 @@ export class AuditLog {
   }
 
   private entry(userId: string | null, action: string, details: AuditDetails | string, context: AuditContext): Omit<AuditEntry, 'id' | 'createdAt'> {
-    if (userId !== null && !isUuid(userId)) throw UserValidationError.field('userId', 'must be a UUID or null');
-    if (typeof action !== 'string' || !ACTION.test(action)) throw UserValidationError.field('action', 'must match [a-z][a-z0-9_.:-]{0,63}');
+    if (userId !== null && !isUuid(userId)) throw ValidationFailedError.field('userId', 'must be a UUID or null');
+    if (typeof action !== 'string' || !ACTION.test(action)) throw ValidationFailedError.field('action', 'must match [a-z][a-z0-9_.:-]{0,63}');
     const actorId = context.actorId !== undefined ? context.actorId : this.cls.get<string | undefined>(AUDIT_ACTOR_ID);
-    if (actorId != null && !isUuid(actorId)) throw UserValidationError.field('actorId', 'must be a UUID or null');
+    if (actorId != null && !isUuid(actorId)) throw ValidationFailedError.field('actorId', 'must be a UUID or null');
     const requestId = context.requestId !== undefined ? context.requestId : this.cls.get<string | undefined>(AUDIT_REQUEST_ID);
     return {
       userId,

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { isUuid } from '../users/repository/paging';
+import { isUuid } from '../common/paging';
 
 // What the audit pieces note on a request as it passes the guards, the interceptor and the
 // handler. `auditSubjectId` is the account a request turned out to be about when its path does

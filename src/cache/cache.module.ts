@@ -3,7 +3,7 @@ import { CacheModule, type CacheOptions } from '@nestjs/cache-manager';
 import KeyvRedis from '@keyv/redis';
 import { KeyvCacheableMemory } from 'cacheable';
 import { AppConfig } from '../config/app-config';
-import { UserCache } from './user-cache.service';
+import { UserCache } from '../users/user-cache.service';
 
 type RedisConnection = Awaited<ReturnType<KeyvRedis<unknown>['getClient']>>;
 

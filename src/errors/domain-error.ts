@@ -61,6 +61,10 @@ function reported(issues: FieldIssue[]): FieldIssue[] {
 export class ValidationFailedError extends DomainError {
   readonly code = ErrorCode.VALIDATION_FAILED;
 
+  static field(field: string, reason: string): ValidationFailedError {
+    return new ValidationFailedError([{ field, reason }]);
+  }
+
   constructor(
     readonly issues: FieldIssue[],
     message = summary(issues),

@@ -2,7 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
-import { Public } from '../auth/public.decorator';
+import { Public } from '../users/auth/public.decorator';
 import { AppConfig } from '../config/app-config';
 import { retryIdempotentOnLostConnection } from '../errors/database-errors';
 import { NoThrottle } from '../throttling/throttling.decorators';

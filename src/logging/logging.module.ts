@@ -1,19 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
-
-export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-// Accepts a caller's X-Request-Id when it is a plain token, so ids can be followed across
-// services; anything else gets a fresh UUID. Fastify and pino share it through `raw.id`.
-export function requestIdFor(req: IncomingMessage): string {
-  const header = req.headers['x-request-id'];
-  const id = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-  (req as IncomingMessage & { id?: string }).id = id;
-  return id;
-}
+import { requestIdFor } from '../common/request-id';
 
 // Never log credentials, whatever route or error carries them.
 export const REDACTED_PATHS = [

@@ -1,7 +1,7 @@
+import { ValidationFailedError } from '../errors/domain-error';
 import { Injectable } from '@nestjs/common';
 import { AppConfig, SENSITIVE_ACTIONS, type SensitiveAction } from '../config/app-config';
 import { RateLimitExceededError } from '../errors/domain-error';
-import { UserValidationError } from '../users/users.errors';
 import { RateCounter } from './rate-counter.service';
 
 export function sensitiveActionKey(action: SensitiveAction, userId: string): string {
@@ -19,8 +19,8 @@ export class SensitiveActions {
   ) {}
 
   async sensitiveUserAction(userId: string, action: string): Promise<void> {
-    if (!isSensitiveAction(action)) throw UserValidationError.field('action', `must be one of ${SENSITIVE_ACTIONS.join(', ')}`);
-    if (typeof userId !== 'string' || userId === '') throw UserValidationError.field('userId', 'must be a non-empty string');
+    if (!isSensitiveAction(action)) throw ValidationFailedError.field('action', `must be one of ${SENSITIVE_ACTIONS.join(', ')}`);
+    if (typeof userId !== 'string' || userId === '') throw ValidationFailedError.field('userId', 'must be a non-empty string');
     const record = await this.counter.hit(sensitiveActionKey(action, userId), this.config.throttleSensitive[action], action);
     if (record.isBlocked) throw new RateLimitExceededError(this.counter.retryAfterMs(record), action);
   }

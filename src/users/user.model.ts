@@ -1,3 +1,6 @@
+import type { KeysetPage, Page, PageOptions } from '../common/paging';
+
+export type { KeysetPage, Page, PageOptions };
 // A user as every caller sees it. The password hash is deliberately absent: only
 // UsersRepository.getCredentialsByEmail and getCredentialsById return it, for the auth module.
 export interface User {
@@ -40,26 +43,6 @@ export interface UserCredentials {
   roles: string[];
   version: number;
   tokenEpoch: string;
-}
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-  // Set when counting stopped at a cap (searches): `total` is then a lower bound.
-  totalCapped?: true;
-  offset: number;
-  limit: number;
-}
-
-export interface KeysetPage<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
-export interface PageOptions {
-  offset?: number;
-  limit?: number;
-  withDeleted?: boolean;
 }
 
 export interface UserDefaults {

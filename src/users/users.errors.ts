@@ -1,4 +1,4 @@
-import { DomainError, ErrorCode, ValidationFailedError, type FieldIssue } from '../errors/domain-error';
+import { DomainError, ErrorCode, ValidationFailedError } from '../errors/domain-error';
 
 export class UserNotFoundError extends DomainError {
   readonly code = ErrorCode.USER_NOT_FOUND;
@@ -25,15 +25,10 @@ export class UserAlreadyExistsError extends DomainError {
   }
 }
 
-export class UserValidationError extends ValidationFailedError {
-  static field(field: string, reason: string): UserValidationError {
-    return new UserValidationError([{ field, reason }]);
-  }
-
-  constructor(issues: FieldIssue[]) {
-    super(issues);
-  }
-}
+// The repository's validation error is the app's one: whichever layer refused a value (paging,
+// audit, rate limits, the users' own rules), callers catch one class.
+export const UserValidationError = ValidationFailedError;
+export type UserValidationError = ValidationFailedError;
 
 export class ConcurrentUpdateError extends DomainError {
   readonly code = ErrorCode.VERSION_CONFLICT;

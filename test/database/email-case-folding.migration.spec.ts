@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../src/database/data-source-options';
+import { dataSourceOptions } from '../../src/users/users-data-source';
 import {
   EMAIL_COLLISION_ACTION,
   EmailCaseFolding1764900001000,
   lowerCaseCanonicalEmail,
-} from '../../src/database/migrations/1764900001000-email-case-folding';
+} from '../../src/users/migrations/1764900001000-email-case-folding';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 // Issue item 9: the migration recomputes email_normalized of users written under the previous

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../src/database/data-source-options';
+import { dataSourceOptions } from '../../src/users/users-data-source';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 describe('schema', () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AdminBootstrap } from '../../src/auth/admin-bootstrap.service';
+import { AdminBootstrap } from '../../src/users/auth/admin-bootstrap.service';
 import { UserValidationError } from '../../src/users/users.errors';
 import { createTestApp, type TestApp } from '../harness/create-test-app';
 

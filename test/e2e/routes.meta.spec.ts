@@ -1,7 +1,7 @@
 import { AUDIT_ACTION } from '../../src/audit/audit.decorators';
 import { BODY_SIZE } from '../../src/common/body-limits';
-import { IS_PUBLIC } from '../../src/auth/public.decorator';
-import { ROLES_KEY } from '../../src/auth/roles.decorator';
+import { IS_PUBLIC } from '../../src/users/auth/public.decorator';
+import { ROLES_KEY } from '../../src/users/auth/roles.decorator';
 import { THROTTLE_ACTION, THROTTLE_NONE } from '../../src/throttling/throttling.decorators';
 import { createTestApp, type TestApp } from '../harness/create-test-app';
 import { routesOf, type Route } from '../support/routes';

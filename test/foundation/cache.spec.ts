@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { UserCache } from '../../src/cache/user-cache.service';
+import { UserCache } from '../../src/users/user-cache.service';
 import { AppConfigModule } from '../../src/config/app-config.module';
 import { DatabaseModule } from '../../src/database/database.module';
 import { UsersModule } from '../../src/users/users.module';

@@ -84,7 +84,7 @@ describe('the service process (node dist/main.js)', () => {
     await expect(service.waitForHealth(port, BOOT_DEADLINE_MS)).resolves.toBe(200);
     const server = postmasterPid(dataDir);
 
-    const cli = spawnSync(process.execPath, [join(__dirname, '../../dist/auth/admin-cli.js'), '--email', 'ops@example.com', '--password', 'a long admin password'], {
+    const cli = spawnSync(process.execPath, [join(__dirname, '../../dist/cli/admin-cli.js'), '--email', 'ops@example.com', '--password', 'a long admin password'], {
       cwd: dataDir,
       env: { PATH: process.env.PATH, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
       encoding: 'utf8',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { UserCache } from '../../src/cache/user-cache.service';
+import { UserCache } from '../../src/users/user-cache.service';
 import { hashPassword } from '../../src/users/password';
 import type { User } from '../../src/users/user.model';
 import { UserAlreadyExistsError } from '../../src/users/users.errors';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { UserCache } from '../../src/cache/user-cache.service';
+import { UserCache } from '../../src/users/user-cache.service';
 import { ErrorCode } from '../../src/errors/domain-error';
 import { anonymizedEmail } from '../../src/users/repository/user-privacy';
-import { UNUSABLE_PASSWORD } from '../../src/users/repository/user-values';
+import { UNUSABLE_PASSWORD } from '../../src/users/user-rules';
 import type { User } from '../../src/users/user.model';
 import { UserNotFoundError, UserValidationError } from '../../src/users/users.errors';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../src/errors/domain-error';
-import { MAX_PAGE_LIMIT } from '../../src/users/repository/paging';
+import { MAX_PAGE_LIMIT } from '../../src/common/paging';
 import type { User } from '../../src/users/user.model';
 import { UserNotFoundError, UserValidationError } from '../../src/users/users.errors';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';

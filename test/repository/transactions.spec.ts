@@ -4,7 +4,7 @@ import { Test } from '@nestjs/testing';
 import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import { UserCache } from '../../src/cache/user-cache.service';
+import { UserCache } from '../../src/users/user-cache.service';
 import { AppConfigModule } from '../../src/config/app-config.module';
 import { Db } from '../../src/database/db.service';
 import { DatabaseModule } from '../../src/database/database.module';

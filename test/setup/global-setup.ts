@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../src/database/data-source-options';
+import { dataSourceOptions } from '../../src/users/users-data-source';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { databaseUrl, SERVER_URL_ENV, TEMPLATE_ENV, withAdminClient } from '../support/test-database';
 

@@ -2,7 +2,7 @@ import { Injectable, type PipeTransform } from '@nestjs/common';
 import { ValidationFailedError, type FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail, emailProblem } from '../email';
 import { BulkCreateDto } from '../dto/bulk.dto';
-import { bulkItemIssues, repeatedEmails } from '../repository/user-bulk';
+import { bulkItemIssues, repeatedEmails } from '../user-rules';
 import type { NewUser } from '../user.model';
 import { bodyIssues } from '../../validation/validation.pipe';
 

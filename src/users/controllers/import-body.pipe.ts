@@ -1,8 +1,8 @@
 import { Injectable, type PipeTransform } from '@nestjs/common';
 import { ValidationFailedError } from '../../errors/domain-error';
 import { ImportBodyDto } from '../dto/bulk.dto';
-import { MAX_BULK_ITEMS } from '../repository/user-bulk';
-import { parseUsersCsv } from '../repository/users-csv';
+import { MAX_BULK_ITEMS } from '../user-rules';
+import { parseUsersCsv } from '../users-csv';
 import { bodyIssues } from '../../validation/validation.pipe';
 
 // POST /users/import takes JSON {users:[...]} (validated like every DTO) or a text/csv body,

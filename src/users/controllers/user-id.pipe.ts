@@ -1,5 +1,5 @@
 import { Injectable, type PipeTransform } from '@nestjs/common';
-import { isUuid } from '../repository/paging';
+import { isUuid } from '../../common/paging';
 import { UserNotFoundError } from '../users.errors';
 
 // A user id from the path in its one canonical (lower-case) form: PostgreSQL compares uuids

@@ -4,7 +4,7 @@ import { Audited, AuditedByHandler } from '../../audit/audit.decorators';
 import type { AuditedRequest } from '../../audit/audited-request';
 import { RequestAuditor } from '../../audit/request-auditor.service';
 import { BodyLimit } from '../../common/body-limits';
-import { Roles } from '../../auth/roles.decorator';
+import { Roles } from '../auth/roles.decorator';
 import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorators';
 import { BulkCreateDto, BulkIdsDto, BulkUpdateDto, ImportBodyDto } from '../dto/bulk.dto';
 import { ExportQueryDto, ImportQueryDto } from '../dto/user-queries.dto';
@@ -14,7 +14,7 @@ import { UsersRepository } from '../users.repository';
 import { UsersService, type Actor } from '../users.service';
 import { BulkCreateBodyPipe } from './bulk-create-body.pipe';
 import { ImportBodyPipe } from './import-body.pipe';
-import { CurrentUser } from '../../auth/authenticated-user';
+import { CurrentUser } from '../auth/authenticated-user';
 
 export class ImportReportDto {
   dryRun!: boolean;

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../../auth/roles.decorator';
+import { Roles } from '../auth/roles.decorator';
 import { NoThrottle } from '../../throttling/throttling.decorators';
 import { toKeysetPage, toUserPage, UserKeysetPageDto, UserPageDto } from '../dto/user-response.dto';
 import {

@@ -6,7 +6,7 @@ import { Audited, AuditedByHandler } from '../../audit/audit.decorators';
 import type { AuditedRequest } from '../../audit/audited-request';
 import { RequestAuditor } from '../../audit/request-auditor.service';
 import { BodyLimit } from '../../common/body-limits';
-import { Roles } from '../../auth/roles.decorator';
+import { Roles } from '../auth/roles.decorator';
 import { ValidationFailedError } from '../../errors/domain-error';
 import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorators';
 import { PageQueryDto } from '../dto/user-queries.dto';
@@ -17,7 +17,7 @@ import type { Page } from '../user.model';
 import { UserNotFoundError } from '../users.errors';
 import { UsersRepository } from '../users.repository';
 import { UsersService, type Actor } from '../users.service';
-import { CurrentUser } from '../../auth/authenticated-user';
+import { CurrentUser } from '../auth/authenticated-user';
 import { UserIdPipe } from './user-id.pipe';
 
 // Routes about one user, addressed by id, plus create and upsert.

@@ -13,8 +13,8 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-import { IsPassword, IsUserEmail } from '../../validation/decorators';
-import { MAX_BULK_ITEMS } from '../repository/user-bulk';
+import { IsPassword, IsUserEmail } from './user-validators';
+import { MAX_BULK_ITEMS } from '../user-rules';
 import { UserProfileDto, UserProfileWithRolesDto } from './user-profile.dto';
 
 export class BulkUserDto extends UserProfileWithRolesDto {

@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsArray, IsBoolean, IsOptional, IsString, MaxLength } from 'class-validator';
-import { IsMetadata, IsRole } from '../../validation/decorators';
-import { FULL_NAME_MAX } from '../repository/user-values';
+import { IsMetadata, IsRole } from './user-validators';
+import { FULL_NAME_MAX } from '../user-rules';
 
 // The profile fields that several requests carry, declared once.
 export class UserProfileDto {

@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
-import { IsRole, IsUserEmail, QueryBool, QueryDate, QueryInt } from '../../validation/decorators';
-import { MAX_PAGE_LIMIT } from '../repository/paging';
-import { FIELD_NAME_PATTERN } from '../repository/user-values';
+import { QueryBool, QueryDate, QueryInt } from '../../validation/decorators';
+import { IsRole, IsUserEmail } from './user-validators';
+import { MAX_PAGE_LIMIT } from '../../common/paging';
+import { FIELD_NAME_PATTERN } from '../user-rules';
 
 const MAX_OFFSET = 100_000_000;
 

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, PickType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsOptional, IsString, ValidateNested } from 'class-validator';
-import { IsPassword, IsRole, IsUserEmail } from '../../validation/decorators';
+import { IsPassword, IsRole, IsUserEmail } from './user-validators';
 import { UserProfileDto, UserProfileWithRolesDto } from './user-profile.dto';
 
 export class CreateUserDto extends PickType(UserProfileDto, ['fullName'] as const) {

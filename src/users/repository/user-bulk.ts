@@ -1,19 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { Db } from '../../database/db.service';
-import type { FieldIssue } from '../../errors/domain-error';
-import { canonicalEmail, emailIssue } from '../email';
-import { hashPassword, isPasswordHash, passwordIssue } from '../password';
+import { canonicalEmail } from '../email';
+import { hashPassword } from '../password';
 import { toUser, USER_COLUMNS, type UserRow } from '../user-row';
 import type { NewUser, User, UserPatch } from '../user.model';
 import { UserAlreadyExistsError, UserValidationError, type ConflictDetail } from '../users.errors';
-import { isUuid } from './paging';
+import { isUuid } from '../../common/paging';
 import { translateWriteError } from './sql-errors';
-import { fullNameIssue, metadataIssue, patchAssignments, PATCHABLE_FIELDS, roleIssue, UNUSABLE_PASSWORD } from './user-values';
+import { bulkItemIssues, MAX_BULK_ITEMS, patchAssignments, PATCHABLE_FIELDS, repeatedEmails, UNUSABLE_PASSWORD } from '../user-rules';
 import { UserWrites } from './user-writes';
 
-export const MAX_BULK_ITEMS = 10000;
-// Plaintext passwords cost ~50 ms of argon2 each; batches that carry them are kept small.
-export const MAX_PLAINTEXT_PASSWORDS = 100;
 // unnest() binds one array per column, so a chunk is bounded by statement size, not by
 // PostgreSQL's 65,535 bind parameters; 5,000 rows keeps each statement a few MB at most.
 export const INSERT_CHUNK_ROWS = 5000;
@@ -167,60 +163,8 @@ export class UserBulk {
   }
 }
 
-// Every problem of every item, by index, as prepare() refuses them (duplicates inside the batch
-// are conflicts, found by duplicatesWithin). Pure: no hashing, no database.
-export function bulkItemIssues(users: readonly unknown[], options: { allowMissingPassword?: boolean } = {}): FieldIssue[] {
-  const issues: FieldIssue[] = [];
-  let plaintext = 0;
-  users.forEach((user, index) => {
-    if (typeof user !== 'object' || user === null) {
-      issues.push({ field: 'user', reason: 'must be an object', index });
-      return;
-    }
-    issues.push(...rowIssues(user as NewUser, index, options.allowMissingPassword === true));
-    if ((user as NewUser).password !== undefined) plaintext++;
-  });
-  if (plaintext > MAX_PLAINTEXT_PASSWORDS) {
-    issues.push({ field: 'password', reason: `at most ${MAX_PLAINTEXT_PASSWORDS} plaintext passwords per call; send argon2id hashes for larger batches` });
-  }
-  return issues;
-}
-
 export function duplicatesWithin(rows: PreparedUser[]): ConflictDetail[] {
   return repeatedEmails(rows.map((r) => r.emailNormalized)).map(({ email, index }) => ({ email, index }));
-}
-
-// The positions whose canonical email an earlier position already holds, with that position
-// (undefined: an item without a usable email, which repeats nothing).
-export function repeatedEmails(emails: readonly (string | undefined)[]): { email: string; index: number; first: number }[] {
-  const first = new Map<string, number>();
-  const repeats: { email: string; index: number; first: number }[] = [];
-  emails.forEach((email, index) => {
-    if (email === undefined) return;
-    const earlier = first.get(email);
-    if (earlier === undefined) first.set(email, index);
-    else repeats.push({ email, index, first: earlier });
-  });
-  return repeats;
-}
-
-function rowIssues(user: NewUser, index: number, allowMissingPassword: boolean): FieldIssue[] {
-  const issues = [emailIssue(user.email, 'email', index), fullNameIssue(user.fullName, index), metadataIssue(user.metadata, index)];
-  if (user.password !== undefined && user.hashedPassword !== undefined) {
-    issues.push({ field: 'password', reason: 'give either password or hashedPassword, not both', index });
-  } else if (user.password !== undefined) {
-    issues.push(passwordIssue(user.password, 'password', index, user));
-  } else if (user.hashedPassword !== undefined) {
-    if (!isPasswordHash(user.hashedPassword)) issues.push({ field: 'hashedPassword', reason: 'must be an argon2id or bcrypt hash', index });
-  } else if (!allowMissingPassword) {
-    issues.push({ field: 'password', reason: 'password or hashedPassword is required', index });
-  }
-  if (user.isActive !== undefined && typeof user.isActive !== 'boolean') issues.push({ field: 'isActive', reason: 'must be a boolean', index });
-  if (user.roles !== undefined) {
-    if (!Array.isArray(user.roles)) issues.push({ field: 'roles', reason: 'must be an array', index });
-    else issues.push(...user.roles.map((r) => roleIssue(r, 'roles', index)));
-  }
-  return issues.filter((i): i is FieldIssue => !!i);
 }
 
 async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -3,9 +3,9 @@ import { PERSONAL_KEYS } from '../../audit/audit-details';
 import { AuditLog } from '../../audit/audit-log.service';
 import { Db } from '../../database/db.service';
 import { UserNotFoundError } from '../users.errors';
-import { isUuid } from './paging';
+import { isUuid } from '../../common/paging';
 import { UserWrites } from './user-writes';
-import { UNUSABLE_PASSWORD } from './user-values';
+import { UNUSABLE_PASSWORD } from '../user-rules';
 
 // `.invalid` is reserved (RFC 2606): the placeholder can never route mail, and the id keeps it
 // unique per user.

@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { UserCache } from '../../cache/user-cache.service';
+import { UserCache } from '../user-cache.service';
 import { isRealTimestamp } from '../../common/calendar';
 import { Db } from '../../database/db.service';
 import { canonicalEmail, emailProblem } from '../email';
 import { toUser, toUserAuthState, USER_COLUMNS, withoutTokenEpoch, type UserRow } from '../user-row';
 import type { KeysetPage, Page, PageOptions, User, UserAuthState, UserCredentials, UserFile, UserWithFiles } from '../user.model';
 import { UserNotFoundError, UserValidationError } from '../users.errors';
-import { isUuid, liveFilter, paging, type Paging } from './paging';
-import { FIELD_NAME_PATTERN, ROLE_PATTERN } from './user-values';
+import { isUuid, paging, type Paging } from '../../common/paging';
+import { liveFilter } from './live-filter';
+import { FIELD_NAME_PATTERN, ROLE_PATTERN } from '../user-rules';
 
 const NEWEST_FIRST = 'ORDER BY u.created_at DESC, u.id DESC';
 // Searches count their matches up to this many; a larger total is reported as capped.

@@ -14,7 +14,8 @@ import { canonicalEmail } from '../email';
 import type { NewUser, User } from '../user.model';
 import { UserAlreadyExistsError, UserValidationError } from '../users.errors';
 import { CopyRows, type RowFraming } from './copy-rows';
-import { isUuid, liveFilter } from './paging';
+import { isUuid } from '../../common/paging';
+import { liveFilter } from './live-filter';
 import { duplicatesWithin, UserBulk, type PreparedUser } from './user-bulk';
 
 export interface SqlStatement {

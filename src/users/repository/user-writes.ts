@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { UserCache } from '../../cache/user-cache.service';
+import { UserCache } from '../user-cache.service';
 import { Db } from '../../database/db.service';
 import type { FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail, emailIssue } from '../email';
@@ -7,10 +7,10 @@ import { hashPassword, isPasswordHash, passwordIssue } from '../password';
 import { toUser, toUserAuthState, USER_COLUMNS, type UserRow } from '../user-row';
 import type { User, UserAuthState, UserDefaults, UserPatch } from '../user.model';
 import { ConcurrentUpdateError, UserAlreadyExistsError, UserNotFoundError, UserValidationError } from '../users.errors';
-import { isUuid } from './paging';
+import { isUuid } from '../../common/paging';
 import { translateWriteError } from './sql-errors';
 import { UserReads } from './user-reads';
-import { fullNameIssue, metadataIssue, patchAssignments, roleIssue, UNUSABLE_PASSWORD } from './user-values';
+import { fullNameIssue, metadataIssue, patchAssignments, roleIssue, UNUSABLE_PASSWORD } from '../user-rules';
 
 // A validated new user with its password hashed (from prepareNewUser), ready to insert.
 export interface PreparedNewUser {

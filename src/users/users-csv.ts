@@ -1,4 +1,4 @@
-import { UserValidationError } from '../users.errors';
+import { UserValidationError } from './users.errors';
 
 // The export prefixes `'` to any cell that starts with a formula character, after any `'`s
 // already there, so removing exactly one `'` from such a cell restores the original value.

@@ -1,8 +1,9 @@
-import { RESERVED_KEYS_REASON, reservedKeyPaths } from '../../common/reserved-keys';
-import type { FieldIssue } from '../../errors/domain-error';
-import { canonicalEmail, emailIssue } from '../email';
-import type { UserPatch } from '../user.model';
-import { UserValidationError } from '../users.errors';
+import { RESERVED_KEYS_REASON, reservedKeyPaths } from '../common/reserved-keys';
+import type { FieldIssue } from '../errors/domain-error';
+import { canonicalEmail, emailIssue } from './email';
+import { isPasswordHash, passwordIssue } from './password';
+import type { NewUser, UserPatch } from './user.model';
+import { UserValidationError } from './users.errors';
 
 // Stored in place of a hash for users created without a password (upsert, import): no
 // password ever verifies against it.
@@ -88,4 +89,60 @@ export function patchAssignments(
   }
   if (issues.length) throw new UserValidationError(issues);
   return { assignments, params };
+}
+
+export const MAX_BULK_ITEMS = 10000;
+// Plaintext passwords cost ~50 ms of argon2 each; batches that carry them are kept small.
+export const MAX_PLAINTEXT_PASSWORDS = 100;
+
+// Every problem of every item, by index, as prepare() refuses them (duplicates inside the batch
+// are conflicts, found by duplicatesWithin). Pure: no hashing, no database.
+export function bulkItemIssues(users: readonly unknown[], options: { allowMissingPassword?: boolean } = {}): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  let plaintext = 0;
+  users.forEach((user, index) => {
+    if (typeof user !== 'object' || user === null) {
+      issues.push({ field: 'user', reason: 'must be an object', index });
+      return;
+    }
+    issues.push(...rowIssues(user as NewUser, index, options.allowMissingPassword === true));
+    if ((user as NewUser).password !== undefined) plaintext++;
+  });
+  if (plaintext > MAX_PLAINTEXT_PASSWORDS) {
+    issues.push({ field: 'password', reason: `at most ${MAX_PLAINTEXT_PASSWORDS} plaintext passwords per call; send argon2id hashes for larger batches` });
+  }
+  return issues;
+}
+
+// The positions whose canonical email an earlier position already holds, with that position
+// (undefined: an item without a usable email, which repeats nothing).
+export function repeatedEmails(emails: readonly (string | undefined)[]): { email: string; index: number; first: number }[] {
+  const first = new Map<string, number>();
+  const repeats: { email: string; index: number; first: number }[] = [];
+  emails.forEach((email, index) => {
+    if (email === undefined) return;
+    const earlier = first.get(email);
+    if (earlier === undefined) first.set(email, index);
+    else repeats.push({ email, index, first: earlier });
+  });
+  return repeats;
+}
+
+function rowIssues(user: NewUser, index: number, allowMissingPassword: boolean): FieldIssue[] {
+  const issues = [emailIssue(user.email, 'email', index), fullNameIssue(user.fullName, index), metadataIssue(user.metadata, index)];
+  if (user.password !== undefined && user.hashedPassword !== undefined) {
+    issues.push({ field: 'password', reason: 'give either password or hashedPassword, not both', index });
+  } else if (user.password !== undefined) {
+    issues.push(passwordIssue(user.password, 'password', index, user));
+  } else if (user.hashedPassword !== undefined) {
+    if (!isPasswordHash(user.hashedPassword)) issues.push({ field: 'hashedPassword', reason: 'must be an argon2id or bcrypt hash', index });
+  } else if (!allowMissingPassword) {
+    issues.push({ field: 'password', reason: 'password or hashedPassword is required', index });
+  }
+  if (user.isActive !== undefined && typeof user.isActive !== 'boolean') issues.push({ field: 'isActive', reason: 'must be a boolean', index });
+  if (user.roles !== undefined) {
+    if (!Array.isArray(user.roles)) issues.push({ field: 'roles', reason: 'must be an array', index });
+    else issues.push(...user.roles.map((r) => roleIssue(r, 'roles', index)));
+  }
+  return issues.filter((i): i is FieldIssue => !!i);
 }

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { canonicalEmail } from '../../users/email';
+import { canonicalEmail } from '../email';
 
 const READ_BATCH = 5000;
 const WRITE_BATCH = 5000;

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
-import { MAX_EMAIL_LENGTH } from '../../users/email';
-import { PASSWORD_MAX_LENGTH } from '../../users/password';
+import { MAX_EMAIL_LENGTH } from '../../email';
+import { PASSWORD_MAX_LENGTH } from '../../password';
 
 export class LoginDto {
   @ApiProperty({ example: 'admin@example.com', maxLength: MAX_EMAIL_LENGTH })

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsNotEmpty, IsString, Length, MaxLength } from 'class-validator';
-import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../users/password';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../password';
 
 export class ChangePasswordDto {
   @ApiProperty({ format: 'password', maxLength: PASSWORD_MAX_LENGTH })

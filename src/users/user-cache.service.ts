@@ -3,8 +3,8 @@ import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { OutageLog } from '../common/outage-log';
 import { withTimeout } from '../common/with-timeout';
 import { AppConfig } from '../config/app-config';
-import { withoutTokenEpoch } from '../users/user-row';
-import type { User, UserAuthState } from '../users/user.model';
+import { withoutTokenEpoch } from './user-row';
+import type { User, UserAuthState } from './user.model';
 
 type CachedUser = Omit<UserAuthState, 'deletedAt' | 'createdAt' | 'updatedAt' | 'lastLoginAt'> & {
   deletedAt: string | null;

@@ -9,11 +9,11 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { Audited, AuditedByHandler } from '../audit/audit.decorators';
-import type { AuditedRequest } from '../audit/audited-request';
-import { RequestAuditor } from '../audit/request-auditor.service';
-import { NoThrottle, SensitiveRoute } from '../throttling/throttling.decorators';
-import { toUserResponse, UserResponseDto } from '../users/dto/user-response.dto';
+import { Audited, AuditedByHandler } from '../../audit/audit.decorators';
+import type { AuditedRequest } from '../../audit/audited-request';
+import { RequestAuditor } from '../../audit/request-auditor.service';
+import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorators';
+import { toUserResponse, UserResponseDto } from '../dto/user-response.dto';
 import { AuthService, LOGIN_AUDIT_ACTION } from './auth.service';
 import { CurrentUser, type AuthenticatedUser } from './authenticated-user';
 import { AccessTokenDto } from './dto/access-token.dto';

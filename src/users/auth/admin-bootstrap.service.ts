@@ -1,9 +1,9 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
-import type { User } from '../users/user.model';
-import { UserAlreadyExistsError } from '../users/users.errors';
-import { UsersRepository } from '../users/users.repository';
-import { ADMIN_ROLE } from '../users/users.service';
+import { AppConfig } from '../../config/app-config';
+import type { User } from '../user.model';
+import { UserAlreadyExistsError } from '../users.errors';
+import { UsersRepository } from '../users.repository';
+import { ADMIN_ROLE } from '../users.service';
 
 
 export type AdminOutcome = 'created' | 'promoted' | 'unchanged';

@@ -1,7 +1,7 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { UnauthenticatedError } from '../errors/domain-error';
-import { UsersRepository } from '../users/users.repository';
+import { UnauthenticatedError } from '../../errors/domain-error';
+import { UsersRepository } from '../users.repository';
 import { AccessTokens } from './access-tokens.service';
 import type { AuthenticatedRequest } from './authenticated-user';
 import { isPublicRoute } from './public.decorator';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
-import { RateLimitExceededError } from '../errors/domain-error';
-import { RateCounter } from '../throttling/rate-counter.service';
+import { AppConfig } from '../../config/app-config';
+import { RateLimitExceededError } from '../../errors/domain-error';
+import { RateCounter } from '../../throttling/rate-counter.service';
 
 // A limit no counter reaches: used to count or to read a lock without ever tripping it.
 const UNLIMITED = Number.MAX_SAFE_INTEGER;

@@ -1,6 +1,6 @@
 import { Controller, Get, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ErrorCode } from '../errors/domain-error';
+import { ErrorCode } from '../../errors/domain-error';
 import type { AuthenticatedUser } from './authenticated-user';
 import { Public } from './public.decorator';
 import { Roles } from './roles.decorator';

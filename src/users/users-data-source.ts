@@ -1,11 +1,11 @@
 import type { DataSourceOptions } from 'typeorm';
 import { AuditLogEntity } from '../audit/audit-log.entity';
-import { FileEntity } from '../users/file.entity';
-import { UserEntity } from '../users/user.entity';
+import { FileEntity } from './file.entity';
+import { UserEntity } from './user.entity';
 import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
 import { TokenEpoch1764900000000 } from './migrations/1764900000000-token-epoch';
 import { EmailCaseFolding1764900001000 } from './migrations/1764900001000-email-case-folding';
-import { PooledClient, READ_TIMEOUT_MARGIN_MS } from './pooled-client';
+import { PooledClient, READ_TIMEOUT_MARGIN_MS } from '../database/pooled-client';
 
 export const ENTITIES = [UserEntity, FileEntity, AuditLogEntity];
 export const MIGRATIONS = [InitialSchema1764300000000, TokenEpoch1764900000000, EmailCaseFolding1764900001000];

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { AppConfig } from '../config/app-config';
-import { UnauthenticatedError } from '../errors/domain-error';
+import { AppConfig } from '../../config/app-config';
+import { UnauthenticatedError } from '../../errors/domain-error';
 
 // The claims of an access token: `ver` is the user's version when the token was issued, so any
 // change that bumps it (password, deactivation, deletion, roles, anonymization) retires the token.

@@ -1,6 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ForbiddenError, UnauthenticatedError } from '../errors/domain-error';
+import { ForbiddenError, UnauthenticatedError } from '../../errors/domain-error';
 import type { AuthenticatedRequest } from './authenticated-user';
 import { isPublicRoute } from './public.decorator';
 import { ROLES_KEY } from './roles.decorator';

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import type { Commit } from '../audit/request-auditor.service';
-import { UnauthenticatedError } from '../errors/domain-error';
-import { canonicalEmail } from '../users/email';
-import { checkPassword, hashPassword, needsRehash, passwordIssue } from '../users/password';
-import type { User, UserCredentials } from '../users/user.model';
-import { UserValidationError } from '../users/users.errors';
-import { UsersRepository } from '../users/users.repository';
+import type { Commit } from '../../audit/request-auditor.service';
+import { UnauthenticatedError } from '../../errors/domain-error';
+import { canonicalEmail } from '../email';
+import { checkPassword, hashPassword, needsRehash, passwordIssue } from '../password';
+import type { User, UserCredentials } from '../user.model';
+import { UserValidationError } from '../users.errors';
+import { UsersRepository } from '../users.repository';
 import { AccessTokens, type IssuedToken } from './access-tokens.service';
 import { LoginLimiter } from './login-limiter.service';
 

@@ -1,9 +1,9 @@
 import { createSecretKey } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
-import { AppConfig } from '../config/app-config';
-import { ThrottlerStorageModule } from '../throttling/throttler-storage.module';
-import { UsersModule } from '../users/users.module';
+import { AppConfig } from '../../config/app-config';
+import { ThrottlerStorageModule } from '../../throttling/throttler-storage.module';
+import { UsersModule } from '../users.module';
 import { AccessTokens } from './access-tokens.service';
 import { AdminBootstrap } from './admin-bootstrap.service';
 import { AuthController } from './auth.controller';

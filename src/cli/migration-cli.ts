@@ -3,8 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { loadConfigOrExit } from '../config/load-config';
-import { dataSourceOptions } from './data-source-options';
-import { openDatabaseServer } from './database-server';
+import { dataSourceOptions } from '../users/users-data-source';
+import { openDatabaseServer } from '../database/database-server';
 
 // `migration-cli run` applies pending migrations; `migration-cli generate Name` compares the
 // entities with the migrated schema and writes a migration for any difference.
@@ -35,7 +35,7 @@ async function main(command: string | undefined, name = 'Change'): Promise<numbe
         return 0;
       }
       const timestamp = Date.now();
-      const file = join(__dirname, '..', '..', 'src', 'database', 'migrations', `${timestamp}-${name}.ts`);
+      const file = join(__dirname, '..', '..', 'src', 'users', 'migrations', `${timestamp}-${name}.ts`);
       const lines = (queries: { query: string }[]) => queries.map((q) => `    await db.query(${JSON.stringify(q.query)});`).join('\n');
       writeFileSync(
         file,
@@ -43,7 +43,7 @@ async function main(command: string | undefined, name = 'Change'): Promise<numbe
           `  async up(db: QueryRunner): Promise<void> {\n${lines(upQueries)}\n  }\n\n` +
           `  async down(db: QueryRunner): Promise<void> {\n${lines([...downQueries].reverse())}\n  }\n}\n`,
       );
-      console.info(`written ${file}: add it to MIGRATIONS in data-source-options.ts`);
+      console.info(`written ${file}: add it to MIGRATIONS in src/users/users-data-source.ts`);
       return 1;
     }
     console.error('usage: migration-cli run | generate <Name>');

@@ -5,7 +5,7 @@ import { AppModule } from '../app.module';
 import type { AppConfig } from '../config/app-config';
 import { loadConfigOrExit } from '../config/load-config';
 import { openDatabaseServer } from '../database/database-server';
-import { AdminBootstrap } from './admin-bootstrap.service';
+import { AdminBootstrap } from '../users/auth/admin-bootstrap.service';
 
 // `npm run admin:create -- --email a@b.c --password ...`. The password may come from ADMIN_PASSWORD
 // instead, which keeps it out of the shell history and the process list.
