@@ -8,8 +8,7 @@ import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { parseEnv } from '../src/config/app-config';
 import { AppConfigModule } from '../src/config/app-config.module';
-import { DatabaseModule } from '../src/database/database.module';
-import { UsersModule } from '../src/users/users.module';
+import { appDataSource, appUsersModule } from '../src/app.module';
 import { UsersRepository } from '../src/users/users.repository';
 
 // One export in a process of its own, so that its peak RSS is the export's and nothing else's.
@@ -38,7 +37,7 @@ async function openSource(mode: ExportMode, databaseUrl: string): Promise<{ star
     migrationsRun: false,
   });
   const context = await NestFactory.createApplicationContext(
-    { module: class ExportBenchModule {}, imports: [AppConfigModule.forRoot(config), DatabaseModule, UsersModule] },
+    { module: class ExportBenchModule {}, imports: [AppConfigModule.forRoot(config), appDataSource(), appUsersModule({ routes: false })] },
     { logger: ['error', 'warn'] },
   );
   const users = context.get(UsersRepository);

@@ -1,35 +1,74 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
-import { AuditActionGuard } from './audit/audit-action.guard';
-import { AuthModule } from './users/auth/auth.module';
-import { JwtAuthGuard } from './users/auth/jwt-auth.guard';
-import { RolesGuard } from './users/auth/roles.guard';
+import { APP_FILTER } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
-import { DatabaseModule } from './database/database.module';
 import { ErrorsFilter } from './errors/errors.filter';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
-import { SensitiveActionGuard } from './throttling/sensitive-action.guard';
+import { resolveJwtSecret } from './users/auth/jwt-secret';
+import { dataSourceOptions } from './users/users-data-source';
+import type { UsersModuleDefinition, UsersModuleSettings } from './users/users.options';
 import { UsersModule } from './users/users.module';
-import { createValidationPipe } from './validation/validation.pipe';
 
+// The service: UsersModule embedded like any host would, on the app's own TypeORM data source
+// (which applies the module's migrations at startup), plus logging and health. The module's
+// routes carry their own guards; the filter here answers the app's other errors (404s).
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), LoggingModule, DatabaseModule, HealthModule, UsersModule, AuthModule],
-      providers: [
-        { provide: APP_FILTER, useClass: ErrorsFilter },
-        { provide: APP_PIPE, useFactory: createValidationPipe },
-        // Global guards run in this order: note the audit action (so rejections are audited),
-        // authenticate (unless @Public), check @Roles, then count sensitive actions per user.
-        { provide: APP_GUARD, useExisting: AuditActionGuard },
-        { provide: APP_GUARD, useExisting: JwtAuthGuard },
-        { provide: APP_GUARD, useExisting: RolesGuard },
-        { provide: APP_GUARD, useExisting: SensitiveActionGuard },
+      imports: [
+        AppConfigModule.forRoot(config),
+        LoggingModule,
+        appDataSource(),
+        HealthModule,
+        appUsersModule(),
       ],
+      providers: [{ provide: APP_FILTER, useClass: ErrorsFilter }],
     };
   }
+}
+
+// UsersModule on the app's data source, configured from the environment; the CLIs and tests use
+// it with routes: false, or global for a sibling module.
+export function appUsersModule(definition: Omit<UsersModuleDefinition, 'dataSource'> = {}): DynamicModule {
+  return UsersModule.forRootAsync({ ...definition, dataSource: 'default', inject: [AppConfig], useFactory: usersModuleSettings });
+}
+
+// The app's TypeORM data source from DATABASE_* settings.
+export function appDataSource(): DynamicModule {
+  return TypeOrmModule.forRootAsync({
+    inject: [AppConfig],
+    useFactory: (config: AppConfig) => ({
+      ...dataSourceOptions({
+        url: config.databaseUrl!,
+        poolMax: config.databasePoolMax,
+        connectTimeoutMs: config.databaseConnectTimeoutMs,
+        statementTimeoutMs: config.databaseStatementTimeoutMs,
+        migrationsRun: config.migrationsRun,
+      }),
+      // Fail fast at boot instead of retrying for minutes; the orchestrator restarts us.
+      retryAttempts: 0,
+    }),
+  });
+}
+
+// The module's settings from the environment (see the README's configuration table).
+export function usersModuleSettings(config: AppConfig): UsersModuleSettings {
+  const redis = config.redisUrl ? { url: config.redisUrl, keyPrefix: config.redisKeyPrefix } : undefined;
+  return {
+    jwt: { secret: resolveJwtSecret(config), expiresInSeconds: config.jwtExpiresInSeconds },
+    redis,
+    cache: { ttlMs: config.cacheTtlMs, maxEntries: config.cacheMaxEntries, timeoutMs: config.cacheTimeoutMs },
+    throttle: {
+      windowMs: config.throttleWindowMs,
+      loginAccountFailures: config.throttleLoginAccountFailures,
+      loginAddress: config.throttleLoginAddress,
+      sensitive: config.throttleSensitive,
+    },
+    exportStatementTimeoutMs: config.exportStatementTimeoutMs,
+    bootstrapAdmin: config.adminEmail && config.adminPassword ? { email: config.adminEmail, password: config.adminPassword } : undefined,
+  };
 }

@@ -1,3 +1,4 @@
+import { SENSITIVE_ACTIONS, type SensitiveAction } from '../throttling/throttle.settings';
 import { resolve } from 'node:path';
 
 // One typed view of the environment, parsed once at boot. Every variable is documented in
@@ -35,8 +36,6 @@ export class AppConfig {
   adminPassword!: string | undefined;
 }
 
-export const SENSITIVE_ACTIONS = ['password-change', 'anonymize', 'export', 'import', 'bulk-delete'] as const;
-export type SensitiveAction = (typeof SENSITIVE_ACTIONS)[number];
 
 export class ConfigError extends Error {
   constructor(

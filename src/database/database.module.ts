@@ -1,42 +1,60 @@
-import { Global, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { ClsPluginTransactional } from '@nestjs-cls/transactional';
 import { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
 import { ClsModule } from 'nestjs-cls';
-import { DataSource } from 'typeorm';
-import { AppConfig } from '../config/app-config';
-import { dataSourceOptions } from '../users/users-data-source';
-import { Db } from './db.service';
+import type { DataSource } from 'typeorm';
+import type { SettingsSource } from '../common/settings-source';
+import { Db, DB_CONNECTION } from './db.service';
 
-@Global()
-@Module({
-  imports: [
-    TypeOrmModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        ...dataSourceOptions({
-          url: config.databaseUrl!,
-          poolMax: config.databasePoolMax,
-          connectTimeoutMs: config.databaseConnectTimeoutMs,
-          statementTimeoutMs: config.databaseStatementTimeoutMs,
-          migrationsRun: config.migrationsRun,
-        }),
-        // Fail fast at boot instead of retrying for minutes; the orchestrator restarts us.
-        retryAttempts: 0,
-      }),
-    }),
-    // Transactions live in AsyncLocalStorage: repository calls made inside dbTransaction join it.
-    ClsModule.forRoot({
-      global: true,
+// The data source Db runs on, and whether this module created it (and so must close it) or was
+// given the host's (which the host closes).
+export class DbConnection {
+  constructor(
+    readonly dataSource: DataSource,
+    readonly owned: boolean,
+  ) {}
+}
+
+export const DB_DATA_SOURCE = Symbol('DB_DATA_SOURCE');
+
+@Injectable()
+class OwnedDataSourceCloser implements OnApplicationShutdown {
+  constructor(private readonly connection: DbConnection) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.connection.owned && this.connection.dataSource.isInitialized) await this.connection.dataSource.destroy();
+  }
+}
+
+// Db on a PostgreSQL data source given by whoever imports the module. Transactions live in
+// AsyncLocalStorage under a connection name of their own, so a host that uses
+// @nestjs-cls/transactional for its own data source keeps its default transaction host.
+@Module({})
+export class DatabaseModule {
+  static register(connection: SettingsSource<DbConnection>): DynamicModule {
+    const connectionProvider = { provide: DbConnection, inject: connection.inject ?? [], useFactory: connection.useFactory };
+    const dataSourceProvider = { provide: DB_DATA_SOURCE, inject: [DbConnection], useFactory: (c: DbConnection) => c.dataSource };
+    // The transactional plugin resolves the data source in a module of its own.
+    const connectionModule: DynamicModule = {
+      module: class DbConnectionModule {},
+      imports: connection.imports ?? [],
+      providers: [connectionProvider, dataSourceProvider],
+      exports: [DbConnection, DB_DATA_SOURCE],
+    };
+    const cls = ClsModule.forRoot({
       plugins: [
         new ClsPluginTransactional({
-          imports: [TypeOrmModule],
-          adapter: new TransactionalAdapterTypeOrm({ dataSourceToken: DataSource }),
+          connectionName: DB_CONNECTION,
+          imports: [connectionModule],
+          adapter: new TransactionalAdapterTypeOrm({ dataSourceToken: DB_DATA_SOURCE }),
         }),
       ],
-    }),
-  ],
-  providers: [Db],
-  exports: [Db],
-})
-export class DatabaseModule {}
+    });
+    return {
+      module: DatabaseModule,
+      imports: [connectionModule, cls],
+      providers: [Db, OwnedDataSourceCloser],
+      exports: [Db, connectionModule, cls],
+    };
+  }
+}

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { TransactionHost } from '@nestjs-cls/transactional';
+import { InjectTransactionHost, TransactionHost } from '@nestjs-cls/transactional';
 import type { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
 import { ClsService } from 'nestjs-cls';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
@@ -7,6 +7,8 @@ import type { QueryRunner } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { retryIdempotentOnLostConnection } from '../errors/database-errors';
 
+// The name of Db's transaction host in @nestjs-cls/transactional.
+export const DB_CONNECTION = 'nest-users';
 const AFTER_COMMIT = Symbol('db:afterCommit');
 const SESSION = Symbol('db:session');
 type Hook = () => Promise<void>;
@@ -64,7 +66,7 @@ export class DbSession implements AsyncDisposable {
 @Injectable()
 export class Db {
   constructor(
-    private readonly txHost: TransactionHost<TransactionalAdapterTypeOrm>,
+    @InjectTransactionHost(DB_CONNECTION) private readonly txHost: TransactionHost<TransactionalAdapterTypeOrm>,
     private readonly cls: ClsService,
   ) {}
 

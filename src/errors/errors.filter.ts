@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ErrorCode, RateLimitExceededError, ShuttingDownError } from './domain-error';
 import { isDatabaseUnavailable, isDataException, isQueryTimeout } from './database-errors';
 import { STATUS_BY_CODE } from './http-status';
-import { RequestAuditor } from '../audit/request-auditor.service';
+import { FailureRecorder } from './failure-recorder';
 
 const CODE_BY_HTTP_STATUS: Partial<Record<number, ErrorCode>> = {
   400: ErrorCode.VALIDATION_FAILED,
@@ -116,7 +116,7 @@ function httpMessageOf(error: unknown): string {
 export class ErrorsFilter implements ExceptionFilter {
   private readonly logger = new Logger(ErrorsFilter.name);
 
-  constructor(@Optional() private readonly auditor?: RequestAuditor) {}
+  constructor(@Optional() private readonly auditor?: FailureRecorder) {}
 
   async catch(error: unknown, host: ArgumentsHost): Promise<void> {
     const http = host.switchToHttp();

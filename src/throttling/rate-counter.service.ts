@@ -2,14 +2,14 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { ThrottlerStorage, ThrottlerStorageService } from '@nestjs/throttler';
 import { OutageLog } from '../common/outage-log';
 import { withTimeout } from '../common/with-timeout';
-import { AppConfig } from '../config/app-config';
+import { ThrottleSettings } from './throttle.settings';
 
 export type RateRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
 // A hung storage must not hang the request it guards.
 const STORAGE_TIMEOUT_MS = 1000;
 
-// Counts hits per key within THROTTLE_WINDOW_MS in the throttler's storage (in memory, or Redis
+// Counts hits per key within the throttle window in the throttler's storage (in memory, or Redis
 // shared by every instance). When that storage is down or hung, the hit is counted in this
 // process instead: limits then hold per instance rather than not at all. Failing closed would
 // turn a Redis outage into an outage of logins, password changes and erasure requests; every
@@ -22,11 +22,11 @@ export class RateCounter implements OnApplicationShutdown {
 
   constructor(
     @Inject(ThrottlerStorage) private readonly storage: ThrottlerStorage,
-    private readonly config: AppConfig,
+    private readonly settings: ThrottleSettings,
   ) {}
 
   async hit(key: string, limit: number, name: string): Promise<RateRecord> {
-    const window = this.config.throttleWindowMs;
+    const window = this.settings.windowMs;
     try {
       const record = await withTimeout(this.storage.increment(key, window, limit, window, name), STORAGE_TIMEOUT_MS, 'rate-limit storage');
       this.outage.succeeded();
@@ -39,7 +39,7 @@ export class RateCounter implements OnApplicationShutdown {
 
   // The storages report whole seconds; never promise more than one window.
   retryAfterMs(record: RateRecord): number {
-    return Math.min(this.config.throttleWindowMs, Math.max(1, record.timeToBlockExpire) * 1000);
+    return Math.min(this.settings.windowMs, Math.max(1, record.timeToBlockExpire) * 1000);
   }
 
   onApplicationShutdown(): void {

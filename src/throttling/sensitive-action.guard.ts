@@ -1,7 +1,7 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { AuthenticatedRequest } from '../users/auth/authenticated-user';
-import type { SensitiveAction } from '../config/app-config';
+import type { SensitiveAction } from '../throttling/throttle.settings';
 import { SensitiveActions } from './sensitive-actions.service';
 import { THROTTLE_ACTION } from './throttling.decorators';
 

@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import type { SensitiveAction } from '../config/app-config';
+import type { SensitiveAction } from '../throttling/throttle.settings';
 
 export const THROTTLE_ACTION = 'throttling:action';
 export const THROTTLE_NONE = 'throttling:none';

@@ -1,5 +1,4 @@
 import type { Cache } from '@nestjs/cache-manager';
-import { parseEnv } from '../config/app-config';
 import { UserCache } from './user-cache.service';
 
 // The retry schedule is plain logic over the cache's answers; a cache that fails on demand stands
@@ -27,7 +26,7 @@ describe('UserCache invalidation', () => {
       stores: [store],
       get: (k: string) => (calls.push({ op: 'get', keys: [k] }), Promise.resolve(undefined)),
     } as unknown as Cache;
-    users = new UserCache(cache, parseEnv({ LOG_LEVEL: 'silent' }));
+    users = new UserCache(cache, { ttlMs: 60000, timeoutMs: 150, maxEntries: 10000 });
   });
   afterEach(() => {
     users.onModuleDestroy();

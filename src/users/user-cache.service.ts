@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { OutageLog } from '../common/outage-log';
 import { withTimeout } from '../common/with-timeout';
-import { AppConfig } from '../config/app-config';
+import { CacheSettings } from '../cache/cache.module';
 import { withoutTokenEpoch } from './user-row';
 import type { User, UserAuthState } from './user.model';
 
@@ -41,7 +41,7 @@ export class UserCache implements OnModuleDestroy {
 
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
-    private readonly config: AppConfig,
+    private readonly config: CacheSettings,
   ) {
     // @nestjs/cache-manager wraps each store in a Keyv that swallows the store's errors: a failed
     // delete would pass for a done one. They must reach timeBoxed.
@@ -65,7 +65,7 @@ export class UserCache implements OnModuleDestroy {
 
   async set(user: UserAuthState): Promise<void> {
     if (this.pending.has(key(user.id))) return;
-    await this.timeBoxed('set', () => this.cache.set(key(user.id), toCache(user), this.config.cacheTtlMs));
+    await this.timeBoxed('set', () => this.cache.set(key(user.id), toCache(user), this.config.ttlMs));
   }
 
   // A mark to pass to `invalidatedSince`. With the in-process cache, this process makes every
@@ -76,7 +76,7 @@ export class UserCache implements OnModuleDestroy {
   }
 
   mayHaveBeenInvalidatedSince(mark: number): boolean {
-    return this.config.redisUrl !== undefined || this.deletions !== mark;
+    return this.config.redis !== undefined || this.deletions !== mark;
   }
 
   async delete(ids: Iterable<string>): Promise<void> {
@@ -97,7 +97,7 @@ export class UserCache implements OnModuleDestroy {
     this.closing = true;
     clearTimeout(this.retryTimer);
     if (this.pending.size > 0) {
-      this.logger.error(`${this.pending.size} cache entries could not be invalidated; they expire within ${this.config.cacheTtlMs} ms`);
+      this.logger.error(`${this.pending.size} cache entries could not be invalidated; they expire within ${this.config.ttlMs} ms`);
     }
   }
 
@@ -142,7 +142,7 @@ export class UserCache implements OnModuleDestroy {
   // proves nothing about recovery: cache-manager answers a failed one as a miss.
   private async timeBoxed<T>(operation: 'get' | 'set' | 'delete', call: () => Promise<T>): Promise<T | undefined> {
     try {
-      const result = await withTimeout(call(), this.config.cacheTimeoutMs, `cache ${operation}`);
+      const result = await withTimeout(call(), this.config.timeoutMs, `cache ${operation}`);
       if (operation !== 'get') this.outage.succeeded();
       return result;
     } catch (error) {

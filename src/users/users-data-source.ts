@@ -1,4 +1,4 @@
-import type { DataSourceOptions } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { AuditLogEntity } from '../audit/audit-log.entity';
 import { FileEntity } from './file.entity';
 import { UserEntity } from './user.entity';
@@ -6,6 +6,8 @@ import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-s
 import { TokenEpoch1764900000000 } from './migrations/1764900000000-token-epoch';
 import { EmailCaseFolding1764900001000 } from './migrations/1764900001000-email-case-folding';
 import { PooledClient, READ_TIMEOUT_MARGIN_MS } from '../database/pooled-client';
+import { runUsersMigrations } from './users-migrations';
+import type { UsersSettings } from './users.options';
 
 export const ENTITIES = [UserEntity, FileEntity, AuditLogEntity];
 export const MIGRATIONS = [InitialSchema1764300000000, TokenEpoch1764900000000, EmailCaseFolding1764900001000];
@@ -41,4 +43,18 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       application_name: 'nest-users',
     },
   };
+}
+
+// The pool UsersModule opens when the host gives it no data source (the `database` option).
+export async function openUsersDataSource(settings: UsersSettings): Promise<DataSource> {
+  const database = settings.database!;
+  const dataSource = new DataSource({ ...dataSourceOptions({ ...database, migrationsRun: false }), entities: [], migrations: [] });
+  await dataSource.initialize();
+  try {
+    if (settings.migrationsRun) await runUsersMigrations(dataSource, settings.tables);
+  } catch (error) {
+    await dataSource.destroy();
+    throw error;
+  }
+  return dataSource;
 }

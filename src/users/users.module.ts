@@ -1,13 +1,23 @@
-import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
-import { AuditActionGuard } from '../audit/audit-action.guard';
-import { AuditLog } from '../audit/audit-log.service';
-import { AuditInterceptor } from '../audit/audit.interceptor';
-import { RequestAuditor } from '../audit/request-auditor.service';
-import { UserCacheModule } from '../cache/cache.module';
-import { SensitiveActionGuard } from '../throttling/sensitive-action.guard';
-import { SensitiveActions } from '../throttling/sensitive-actions.service';
-import { ThrottlerStorageModule } from '../throttling/throttler-storage.module';
+import { createSecretKey } from 'node:crypto';
+import { Module, type DynamicModule, type FactoryProvider, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
+import { RouterModule } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { CacheStoreModule, type CacheSettings } from '../cache/cache.module';
+import { DatabaseModule, DbConnection } from '../database/database.module';
+import type { ThrottleSettings } from '../throttling/throttle.settings';
+import { ThrottlingModule } from '../throttling/throttling.module';
+import { AccessTokens } from './auth/access-tokens.service';
+import { AdminBootstrap } from './auth/admin-bootstrap.service';
+import { AuthController } from './auth/auth.controller';
+import { AuthService } from './auth/auth.service';
+import { JwtAuthGuard } from './auth/jwt-auth.guard';
+import { LoginAttemptGuard } from './auth/login-attempt.guard';
+import { LoginLimiter } from './auth/login-limiter.service';
+import { RolesGuard } from './auth/roles.guard';
+import { AUTHENTICATION, UsersAuthGuard } from './auth/users-auth.guard';
 import { UsersBulkController } from './controllers/users-bulk.controller';
 import { UsersQueryController } from './controllers/users-query.controller';
 import { UsersController } from './controllers/users.controller';
@@ -16,32 +26,127 @@ import { UserPrivacy } from './repository/user-privacy';
 import { UserReads } from './repository/user-reads';
 import { UserTransfer } from './repository/user-transfer';
 import { UserWrites } from './repository/user-writes';
+import { UserCache } from './user-cache.service';
+import { openUsersDataSource } from './users-data-source';
+import { runUsersMigrations } from './users-migrations';
+import { UsersSettings, type UsersModuleAsyncOptions, type UsersModuleDefinition, type UsersModuleOptions, type UsersModuleSettings } from './users.options';
 import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 
-// The users feature: the repository (exported for sibling modules), its REST controllers, and
-// the cross-cutting pieces it wires: cache-aside, the audit interceptor and the guards of
-// sensitive actions. The guards are exported so that the app orders all global guards in one
-// place: the audit-action guard first, the sensitive-action guard after authentication.
-@Module({
-  imports: [UserCacheModule, ThrottlerStorageModule],
-  controllers: [UsersQueryController, UsersBulkController, UsersController],
-  providers: [
-    UserReads,
-    UserWrites,
-    UserBulk,
-    UserTransfer,
-    UserPrivacy,
-    AuditLog,
-    SensitiveActions,
-    UsersRepository,
-    UsersService,
-    RequestAuditor,
-    AuditActionGuard,
-    SensitiveActionGuard,
-    AuditInterceptor,
-    { provide: APP_INTERCEPTOR, useExisting: AuditInterceptor },
-  ],
-  exports: [UsersRepository, RequestAuditor, AuditActionGuard, SensitiveActionGuard],
-})
-export class UsersModule {}
+const USERS_MODULE_OPTIONS = Symbol('USERS_MODULE_OPTIONS');
+
+// The users data layer as a dynamic module, for this app and for any NestJS host:
+// - UsersRepository (and UsersService, the admin policy) for the host's own modules;
+// - the REST routes (/users, and /auth with this module's JWT), unless `routes: false`, each
+//   carrying its own authentication, role check, rate limits, validation, audit and error body,
+//   so nothing depends on what the host registers globally;
+// - on the host's TypeORM data source, or on a pool of its own.
+@Module({})
+export class UsersModule {
+  static forRoot(options: UsersModuleOptions): DynamicModule {
+    const { dataSource, routes, authGuard, isGlobal, ...settings } = options;
+    return UsersModule.assemble({ dataSource, routes, authGuard, isGlobal }, { provide: USERS_MODULE_OPTIONS, useValue: settings });
+  }
+
+  static forRootAsync(options: UsersModuleAsyncOptions): DynamicModule {
+    const { dataSource, routes, authGuard, isGlobal, imports, inject, useFactory } = options;
+    return UsersModule.assemble({ dataSource, routes, authGuard, isGlobal }, { provide: USERS_MODULE_OPTIONS, inject: inject ?? [], useFactory }, imports);
+  }
+
+  private static assemble(definition: UsersModuleDefinition, options: Provider, hostImports: ModuleMetadata['imports'] = []): DynamicModule {
+    // One module holds the settings; every internal module that needs them imports it.
+    const settingsModule: DynamicModule = {
+      module: class UsersSettingsModule {},
+      imports: hostImports,
+      providers: [
+        options,
+        { provide: UsersSettings, inject: [USERS_MODULE_OPTIONS], useFactory: (settings: UsersModuleSettings) => new UsersSettings(settings, definition) },
+      ],
+      exports: [UsersSettings],
+    };
+    const fromSettings = <T>(pick: (settings: UsersSettings) => T) => ({ imports: [settingsModule], inject: [UsersSettings], useFactory: pick });
+    const database = DatabaseModule.register(connectionSource(definition, settingsModule));
+    const routed = definition.routes !== false;
+    const ownAuth = definition.authGuard === undefined;
+    const controllers: Type[] = routed ? [UsersQueryController, UsersBulkController, UsersController, ...(ownAuth ? [AuthController] : [])] : [];
+    const prefix = definition.routes ? definition.routes.prefix?.replace(/^\/+|\/+$/g, '') : undefined;
+    return {
+      module: UsersModule,
+      global: definition.isGlobal === true,
+      imports: [
+        settingsModule,
+        database,
+        AuditModule.register([database]),
+        CacheStoreModule.register(fromSettings<CacheSettings>((s) => s.cache)),
+        ThrottlingModule.register(fromSettings<ThrottleSettings>((s) => s.throttle)),
+        ...(ownAuth ? [jwtModule(settingsModule)] : []),
+        ...(prefix ? [RouterModule.register([{ path: prefix, module: UsersModule }])] : []),
+      ],
+      controllers,
+      providers: [
+        UserReads,
+        UserWrites,
+        UserBulk,
+        UserTransfer,
+        UserPrivacy,
+        UserCache,
+        UsersRepository,
+        UsersService,
+        AdminBootstrap,
+        RolesGuard,
+        UsersAuthGuard,
+        ...(ownAuth ? [AccessTokens, AuthService, LoginLimiter, LoginAttemptGuard, JwtAuthGuard, { provide: AUTHENTICATION, useExisting: JwtAuthGuard }] : []),
+        ...(definition.authGuard ? [definition.authGuard, { provide: AUTHENTICATION, useExisting: definition.authGuard }] : []),
+      ],
+      // The guards' dependencies too, so that a host can protect its own routes with
+      // @UseGuards(UsersAuthGuard, RolesGuard).
+      exports: [UsersRepository, UsersService, settingsModule, AUTHENTICATION, ...(ownAuth ? [AccessTokens] : [])],
+    };
+  }
+}
+
+// The data source Db runs on: the host's (by name or instance), or one the module opens.
+function connectionSource(definition: UsersModuleDefinition, settingsModule: DynamicModule): FactoryProvider<DbConnection> & { imports: ModuleMetadata['imports'] } {
+  const given = definition.dataSource;
+  if (given instanceof DataSource) {
+    return { provide: DbConnection, imports: [settingsModule], inject: [UsersSettings], useFactory: (s: UsersSettings) => hostConnection(given, s) };
+  }
+  if (typeof given === 'string') {
+    return {
+      provide: DbConnection,
+      imports: [settingsModule],
+      inject: [UsersSettings, getDataSourceToken(given)],
+      useFactory: (s: UsersSettings, dataSource: DataSource) => hostConnection(dataSource, s),
+    };
+  }
+  return {
+    provide: DbConnection,
+    imports: [settingsModule],
+    inject: [UsersSettings],
+    useFactory: async (s: UsersSettings) => new DbConnection(await openUsersDataSource(s), true),
+  };
+}
+
+async function hostConnection(dataSource: DataSource, settings: UsersSettings): Promise<DbConnection> {
+  if (dataSource.options.type !== 'postgres') throw new Error(`UsersModule needs a PostgreSQL data source (got ${dataSource.options.type})`);
+  if (!dataSource.isInitialized) await dataSource.initialize();
+  if (settings.migrationsRun) await runUsersMigrations(dataSource, settings.tables);
+  return new DbConnection(dataSource, false);
+}
+
+function jwtModule(settingsModule: DynamicModule): DynamicModule {
+  return JwtModule.registerAsync({
+    imports: [settingsModule],
+    inject: [UsersSettings],
+    useFactory: (settings: UsersSettings) => {
+      // A KeyObject built once: given a string, jsonwebtoken first tries to parse it as a PEM
+      // public key on every verify, which cost ~30% of the CPU of an authenticated request.
+      const key = createSecretKey(Buffer.from(settings.jwt!.secret, 'utf8'));
+      return {
+        secretOrKeyProvider: () => key,
+        signOptions: { algorithm: 'HS256', expiresIn: settings.jwt!.expiresInSeconds },
+        verifyOptions: { algorithms: ['HS256'] },
+      };
+    },
+  });
+}

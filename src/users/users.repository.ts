@@ -94,10 +94,10 @@ export class UsersRepository {
   isEmailUnique(email: string, excludeUserId?: string): Promise<boolean> {
     return this.reads.isEmailUnique(email, excludeUserId);
   }
-  lockActiveUsersWithRole(role: string): Promise<void> {
+  lockActiveUsersWithRole(role: string | readonly string[]): Promise<void> {
     return this.reads.lockActiveUsersWithRole(role);
   }
-  countActiveUsersWithRole(role: string, excludeIds?: string[]): Promise<number> {
+  countActiveUsersWithRole(role: string | readonly string[], excludeIds?: string[]): Promise<number> {
     return this.reads.countActiveUsersWithRole(role, excludeIds);
   }
   // For the auth module: the only reads that return a password hash.

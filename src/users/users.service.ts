@@ -6,9 +6,8 @@ import { hashPassword, passwordIssue } from './password';
 import type { ImportOptions, ImportRow, SqlStatement } from './repository/user-transfer';
 import type { User, UserDefaults, UserPatch } from './user.model';
 import { UserValidationError } from './users.errors';
+import { UsersSettings } from './users.options';
 import { UsersRepository } from './users.repository';
-
-export const ADMIN_ROLE = 'admin';
 
 export interface Actor {
   id: string;
@@ -18,7 +17,18 @@ export interface Actor {
 // limits of sensitive routes are applied before this by SensitiveActionGuard.
 @Injectable()
 export class UsersService {
-  constructor(private readonly users: UsersRepository) {}
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly settings: UsersSettings,
+  ) {}
+
+  private get adminRoles(): readonly string[] {
+    return this.settings.adminRoles;
+  }
+
+  private isAdmin(user: Pick<User, 'isActive' | 'roles'>): boolean {
+    return user.isActive && user.roles.some((role) => this.adminRoles.includes(role));
+  }
 
   // The routes that hash take a `commit` (RequestAuditor.commitWith for the request): the hashing
   // is done first, and only the change runs in it, with its audit row.
@@ -45,7 +55,7 @@ export class UsersService {
   }
 
   revokeRole(actor: Actor, id: string, role: string): Promise<User> {
-    if (role !== ADMIN_ROLE) return this.users.revokeRoleFromUser(id, role);
+    if (!this.adminRoles.includes(role)) return this.users.revokeRoleFromUser(id, role);
     return this.removingAdmins(actor, [id], 'demote', () => this.users.revokeRoleFromUser(id, role));
   }
 
@@ -88,7 +98,7 @@ export class UsersService {
   // second one sees that the first is gone.
   private removingAdmins<T>(actor: Actor, ids: string[], verb: string, work: () => Promise<T>): Promise<T> {
     return this.users.dbTransaction(async () => {
-      await this.users.lockActiveUsersWithRole(ADMIN_ROLE);
+      await this.users.lockActiveUsersWithRole(this.adminRoles);
       await this.assertMayRemoveAdmins(actor, ids, verb);
       return work();
     });
@@ -96,11 +106,11 @@ export class UsersService {
 
   private keepingAdmins<T>(actor: Actor, work: () => Promise<T>): Promise<T> {
     return this.users.dbTransaction(async () => {
-      await this.users.lockActiveUsersWithRole(ADMIN_ROLE);
+      await this.users.lockActiveUsersWithRole(this.adminRoles);
       const result = await work();
       const self = await this.users.getUserById(actor.id);
-      if (!self?.isActive || !self.roles.includes(ADMIN_ROLE)) throw new GuardrailError('An admin cannot deactivate or demote their own account');
-      if ((await this.users.countActiveUsersWithRole(ADMIN_ROLE)) === 0) throw new GuardrailError('Cannot remove the last active admin');
+      if (!self || !this.isAdmin(self)) throw new GuardrailError('An admin cannot deactivate or demote their own account');
+      if ((await this.users.countActiveUsersWithRole(this.adminRoles)) === 0) throw new GuardrailError('Cannot remove the last active admin');
       return result;
     });
   }
@@ -110,9 +120,9 @@ export class UsersService {
   private async assertMayRemoveAdmins(actor: Actor, ids: string[], verb: string): Promise<void> {
     if (ids.some((id) => id.toLowerCase() === actor.id.toLowerCase())) throw new GuardrailError(`An admin cannot ${verb} their own account`);
     const targets = await this.users.getUsersByIds(ids);
-    const adminTargets = targets.filter((u) => u.isActive && u.roles.includes(ADMIN_ROLE));
+    const adminTargets = targets.filter((u) => this.isAdmin(u));
     if (adminTargets.length === 0) return;
-    const remaining = await this.users.countActiveUsersWithRole(ADMIN_ROLE, adminTargets.map((u) => u.id));
+    const remaining = await this.users.countActiveUsersWithRole(this.adminRoles, adminTargets.map((u) => u.id));
     if (remaining === 0) throw new GuardrailError(`Cannot ${verb} the last active admin`);
   }
 }

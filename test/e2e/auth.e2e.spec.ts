@@ -1,13 +1,17 @@
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, UseFilters, UseGuards } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { createApp } from '../../src/app.factory';
-import { AppModule } from '../../src/app.module';
+import { appDataSource, appUsersModule } from '../../src/app.module';
+import { AppConfigModule } from '../../src/config/app-config.module';
+import { ErrorsFilter } from '../../src/errors/errors.filter';
+import { RolesGuard } from '../../src/users/auth/roles.guard';
+import { UsersAuthGuard } from '../../src/users/auth/users-auth.guard';
 import { AdminBootstrap } from '../../src/users/auth/admin-bootstrap.service';
 import { createAdmin } from '../../src/cli/admin-cli';
 import { JWT_SECRET_FILE } from '../../src/users/auth/jwt-secret';
@@ -293,6 +297,9 @@ describe('auth (e2e)', () => {
   });
 
   describe('roles', () => {
+    // A host's own controller protected by the module's guards.
+    @UseFilters(ErrorsFilter)
+    @UseGuards(UsersAuthGuard, RolesGuard)
     @Controller('probe')
     class ProbeController {
       @Get('admin')
@@ -318,11 +325,12 @@ describe('auth (e2e)', () => {
 
     let probe: NestFastifyApplication;
 
-    // The real AppModule and its global guards, plus a probe controller, on the same database
+    // A host of UsersModule (no routes of its own) with a probe controller, on the same database
     // and secret as the harness app, so its tokens work here.
     beforeAll(async () => {
+      const config = { ...t.config, adminEmail: undefined, adminPassword: undefined };
       const moduleRef = await Test.createTestingModule({
-        imports: [AppModule.forRoot({ ...t.config, adminEmail: undefined, adminPassword: undefined })],
+        imports: [AppConfigModule.forRoot(config), appDataSource(), appUsersModule({ routes: false })],
         controllers: [ProbeController],
       }).compile();
       probe = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter());

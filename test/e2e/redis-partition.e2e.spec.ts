@@ -2,7 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import type Redis from 'ioredis';
 import { createApp } from '../../src/app.factory';
-import { THROTTLER_REDIS } from '../../src/throttling/throttler-storage.module';
+import { THROTTLER_REDIS } from '../../src/throttling/throttling.module';
 import { createTestApp, type TestApp } from '../harness/create-test-app';
 import { RedisServer } from '../support/redis-server';
 import { TcpProxy } from '../support/tcp-proxy';

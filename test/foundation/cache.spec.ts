@@ -5,8 +5,7 @@ import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { UserCache } from '../../src/users/user-cache.service';
 import { AppConfigModule } from '../../src/config/app-config.module';
-import { DatabaseModule } from '../../src/database/database.module';
-import { UsersModule } from '../../src/users/users.module';
+import { appDataSource, appUsersModule } from '../../src/app.module';
 import type { UserAuthState } from '../../src/users/user.model';
 import { UsersRepository } from '../../src/users/users.repository';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
@@ -19,7 +18,7 @@ const describeWithRedis = redisUrl ? describe : describe.skip;
 // A second app instance on the same database and the same cache, as a scaled-out deployment runs.
 async function secondInstance(ctx: RepositoryContext): Promise<{ users: UsersRepository; module: TestingModule }> {
   const module = await Test.createTestingModule({
-    imports: [AppConfigModule.forRoot(testConfig(ctx.database.url, { redisUrl })), DatabaseModule, UsersModule],
+    imports: [AppConfigModule.forRoot(testConfig(ctx.database.url, { redisUrl })), appDataSource(), appUsersModule({ routes: false })],
   }).compile();
   await module.init();
   return { users: module.get(UsersRepository), module };

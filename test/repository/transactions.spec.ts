@@ -7,9 +7,8 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { UserCache } from '../../src/users/user-cache.service';
 import { AppConfigModule } from '../../src/config/app-config.module';
 import { Db } from '../../src/database/db.service';
-import { DatabaseModule } from '../../src/database/database.module';
 import type { User } from '../../src/users/user.model';
-import { UsersModule } from '../../src/users/users.module';
+import { appDataSource, appUsersModule } from '../../src/app.module';
 import { UsersRepository } from '../../src/users/users.repository';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
 import { createTestDatabase } from '../support/test-database';
@@ -136,8 +135,8 @@ describe('dbTransaction', () => {
   });
 });
 
-// A sibling module that is not part of the app: it imports UsersModule and uses the injected
-// repository inside dbTransaction, as another team's module would.
+// A sibling module that is not part of the app: the host imports UsersModule once (isGlobal), and
+// this module injects the repository and uses it inside dbTransaction, as another team's would.
 @Injectable()
 class TeamOnboarding {
   constructor(private readonly users: UsersRepository) {}
@@ -154,14 +153,14 @@ class TeamOnboarding {
   }
 }
 
-@Module({ imports: [UsersModule], providers: [TeamOnboarding], exports: [TeamOnboarding] })
+@Module({ providers: [TeamOnboarding], exports: [TeamOnboarding] })
 class TeamModule {}
 
 describe('a sibling module using UsersRepository', () => {
   it('injects the repository and runs its work in one transaction', async () => {
     const database = await createTestDatabase();
     const module = await Test.createTestingModule({
-      imports: [AppConfigModule.forRoot(testConfig(database.url)), DatabaseModule, TeamModule],
+      imports: [AppConfigModule.forRoot(testConfig(database.url)), appDataSource(), appUsersModule({ routes: false, isGlobal: true }), TeamModule],
     }).compile();
     await module.init();
     try {

@@ -3,8 +3,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../src/config/app-config';
 import { AppConfigModule } from '../../src/config/app-config.module';
-import { DatabaseModule } from '../../src/database/database.module';
-import { UsersModule } from '../../src/users/users.module';
+import { appDataSource, appUsersModule } from '../../src/app.module';
 import { UsersRepository } from '../../src/users/users.repository';
 import { createTestDatabase, type TestDatabase } from './test-database';
 import { testConfig } from './test-config';
@@ -24,7 +23,7 @@ export async function createRepositoryContext(overrides: Partial<AppConfig> = {}
   const database = await createTestDatabase();
   const config = testConfig(database.url, overrides);
   const module = await Test.createTestingModule({
-    imports: [AppConfigModule.forRoot(config), DatabaseModule, UsersModule],
+    imports: [AppConfigModule.forRoot(config), appDataSource(), appUsersModule({ routes: false })],
   }).compile();
   await module.init();
   const dataSource = module.get<DataSource>(getDataSourceToken());

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { AppConfig } from '../../config/app-config';
+import { UsersSettings } from '../users.options';
 import { UnauthenticatedError } from '../../errors/domain-error';
 
 // The claims of an access token: `ver` is the user's version when the token was issued, so any
@@ -24,12 +24,12 @@ export interface IssuedToken {
 export class AccessTokens {
   constructor(
     private readonly jwt: JwtService,
-    private readonly config: AppConfig,
+    private readonly settings: UsersSettings,
   ) {}
 
   async issue(claims: AccessTokenClaims): Promise<IssuedToken> {
     const accessToken = await this.jwt.signAsync({ ...claims });
-    return { accessToken, tokenType: 'Bearer', expiresIn: this.config.jwtExpiresInSeconds };
+    return { accessToken, tokenType: 'Bearer', expiresIn: this.settings.jwt?.expiresInSeconds ?? 0 };
   }
 
   // Any problem with the token (signature, expiry, algorithm, shape) is the same 401.

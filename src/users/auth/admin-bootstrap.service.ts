@@ -1,9 +1,8 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { AppConfig } from '../../config/app-config';
 import type { User } from '../user.model';
 import { UserAlreadyExistsError } from '../users.errors';
 import { UsersRepository } from '../users.repository';
-import { ADMIN_ROLE } from '../users.service';
+import { UsersSettings } from '../users.options';
 
 
 export type AdminOutcome = 'created' | 'promoted' | 'unchanged';
@@ -17,13 +16,13 @@ export class AdminBootstrap implements OnApplicationBootstrap {
 
   constructor(
     private readonly users: UsersRepository,
-    private readonly config: AppConfig,
+    private readonly settings: UsersSettings,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const { adminEmail, adminPassword } = this.config;
-    if (!adminEmail || !adminPassword) return;
-    const { user, outcome } = await this.ensureAdmin(adminEmail, adminPassword);
+    const admin = this.settings.bootstrapAdmin;
+    if (!admin) return;
+    const { user, outcome } = await this.ensureAdmin(admin.email, admin.password);
     this.logger.log(`admin ${user.id}: ${outcome}`);
   }
 
@@ -33,7 +32,7 @@ export class AdminBootstrap implements OnApplicationBootstrap {
     try {
       const user = await this.users.dbTransaction(async () => {
         const created = await this.users.createUserWithValidation(email, password);
-        return this.users.assignRoleToUser(created.id, ADMIN_ROLE);
+        return this.users.assignRoleToUser(created.id, this.settings.adminRole);
       });
       return { user, outcome: 'created' };
     } catch (error) {
@@ -47,7 +46,7 @@ export class AdminBootstrap implements OnApplicationBootstrap {
   private async promote(email: string): Promise<{ user: User; outcome: AdminOutcome } | undefined> {
     const credentials = await this.users.getCredentialsByEmail(email);
     if (!credentials) return undefined;
-    const user = await this.users.assignRoleToUser(credentials.id, ADMIN_ROLE);
-    return { user, outcome: credentials.roles.includes(ADMIN_ROLE) ? 'unchanged' : 'promoted' };
+    const user = await this.users.assignRoleToUser(credentials.id, this.settings.adminRole);
+    return { user, outcome: credentials.roles.includes(this.settings.adminRole) ? 'unchanged' : 'promoted' };
   }
 }

@@ -22,8 +22,10 @@ import { LoginDto } from './dto/login.dto';
 import { LoginAttemptGuard } from './login-attempt.guard';
 import { Public } from './public.decorator';
 import { Roles } from './roles.decorator';
+import { UsersRoutes } from '../controllers/users-routes.decorator';
 
 @ApiTags('auth')
+@UsersRoutes()
 @Controller('auth')
 export class AuthController {
   constructor(

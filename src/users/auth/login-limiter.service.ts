@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../../config/app-config';
 import { RateLimitExceededError } from '../../errors/domain-error';
 import { RateCounter } from '../../throttling/rate-counter.service';
+import { ThrottleSettings } from '../../throttling/throttle.settings';
 
 // A limit no counter reaches: used to count or to read a lock without ever tripping it.
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
@@ -18,11 +18,11 @@ const UNLIMITED = Number.MAX_SAFE_INTEGER;
 export class LoginLimiter {
   constructor(
     private readonly counter: RateCounter,
-    private readonly config: AppConfig,
+    private readonly settings: ThrottleSettings,
   ) {}
 
   async countAddressAttempt(address: string): Promise<void> {
-    const record = await this.counter.hit(`login:address:${address}`, this.config.throttleLoginAddress, 'login-address');
+    const record = await this.counter.hit(`login:address:${address}`, this.settings.loginAddress, 'login-address');
     if (record.isBlocked) throw new RateLimitExceededError(this.counter.retryAfterMs(record), 'login');
   }
 
@@ -33,7 +33,7 @@ export class LoginLimiter {
 
   async countAccountFailure(account: string): Promise<void> {
     const failures = await this.counter.hit(`login:account:${account}`, UNLIMITED, 'login-account-failures');
-    if (failures.totalHits >= this.config.throttleLoginAccountFailures) {
+    if (failures.totalHits >= this.settings.loginAccountFailures) {
       await this.counter.hit(lockKey(account), 0, 'login-account-lock');
     }
   }

@@ -5,6 +5,7 @@ import type { AuthenticatedUser } from './authenticated-user';
 import { Public } from './public.decorator';
 import { Roles } from './roles.decorator';
 import { RolesGuard } from './roles.guard';
+import type { UsersSettings } from '../users.options';
 
 @Controller('probe')
 class ProbeController {
@@ -47,7 +48,7 @@ function contextFor(controller: new () => object, handler: string, user?: Authen
 const caller = (...roles: string[]): AuthenticatedUser => ({ id: '00000000-0000-4000-8000-000000000001', roles, version: 1 });
 
 describe('RolesGuard', () => {
-  const guard = new RolesGuard(new Reflector());
+  const guard = new RolesGuard(new Reflector(), { adminRoles: ['admin'] } as UsersSettings);
 
   it('lets a caller with one of the declared roles through', () => {
     expect(guard.canActivate(contextFor(ProbeController, 'admin', caller('user', 'admin')))).toBe(true);
@@ -71,6 +72,14 @@ describe('RolesGuard', () => {
   it('refuses a route that declares no roles, whoever calls it', () => {
     expect(() => guard.canActivate(contextFor(ProbeController, 'undeclared', caller('admin')))).toThrow(
       expect.objectContaining({ code: ErrorCode.FORBIDDEN, message: 'This route declares no roles' }),
+    );
+  });
+
+  it("reads @Roles('admin') as the module's adminRoles", () => {
+    const staffAdmins = new RolesGuard(new Reflector(), { adminRoles: ['owner', 'operator'] } as UsersSettings);
+    expect(staffAdmins.canActivate(contextFor(ProbeController, 'admin', caller('operator')))).toBe(true);
+    expect(() => staffAdmins.canActivate(contextFor(ProbeController, 'admin', caller('admin')))).toThrow(
+      expect.objectContaining({ code: ErrorCode.FORBIDDEN, message: 'Requires role owner or operator' }),
     );
   });
 

@@ -15,6 +15,7 @@ import { UsersService, type Actor } from '../users.service';
 import { BulkCreateBodyPipe } from './bulk-create-body.pipe';
 import { ImportBodyPipe } from './import-body.pipe';
 import { CurrentUser } from '../auth/authenticated-user';
+import { UsersRoutes } from './users-routes.decorator';
 
 export class ImportReportDto {
   dryRun!: boolean;
@@ -26,6 +27,7 @@ export class ImportReportDto {
 @ApiTags('users')
 @ApiBearerAuth()
 @Roles('admin')
+@UsersRoutes()
 @Controller('users')
 export class UsersBulkController {
   constructor(

@@ -13,12 +13,14 @@ import {
   SignupsQueryDto,
 } from '../dto/user-queries.dto';
 import { UsersRepository } from '../users.repository';
+import { UsersRoutes } from './users-routes.decorator';
 
 // Read-only collection routes: lists, filters, search, counts and statistics.
 @ApiTags('users')
 @ApiBearerAuth()
 @Roles('admin')
 @NoThrottle()
+@UsersRoutes()
 @Controller('users')
 export class UsersQueryController {
   constructor(private readonly users: UsersRepository) {}

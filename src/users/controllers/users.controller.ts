@@ -19,11 +19,13 @@ import { UsersRepository } from '../users.repository';
 import { UsersService, type Actor } from '../users.service';
 import { CurrentUser } from '../auth/authenticated-user';
 import { UserIdPipe } from './user-id.pipe';
+import { UsersRoutes } from './users-routes.decorator';
 
 // Routes about one user, addressed by id, plus create and upsert.
 @ApiTags('users')
 @ApiBearerAuth()
 @Roles('admin')
+@UsersRoutes()
 @Controller('users')
 export class UsersController {
   constructor(

@@ -261,16 +261,18 @@ export class UserReads {
       : null;
   }
 
-  // Locks the rows of the active holders of `role` until the caller's transaction ends.
-  async lockActiveUsersWithRole(role: string): Promise<void> {
-    await this.db.query(`SELECT id FROM users u WHERE u.deleted_at IS NULL AND u.is_active AND u.roles @> ARRAY[$1]::text[] FOR UPDATE`, [role]);
+  // Locks the rows of the active holders of `role` (or of any of several) until the caller's
+  // transaction ends.
+  async lockActiveUsersWithRole(role: string | readonly string[]): Promise<void> {
+    await this.db.query(`SELECT id FROM users u WHERE u.deleted_at IS NULL AND u.is_active AND u.roles && $1::text[] FOR UPDATE`, [[role].flat()]);
   }
 
-  // Active, live holders of `role` other than `excludeIds`: the last-admin guardrail asks this.
-  async countActiveUsersWithRole(role: string, excludeIds: string[] = []): Promise<number> {
+  // Active, live holders of `role` (or of any of several) other than `excludeIds`: the last-admin
+  // guardrail asks this.
+  async countActiveUsersWithRole(role: string | readonly string[], excludeIds: string[] = []): Promise<number> {
     const [row] = await this.db.read<{ count: string }>(
-      `SELECT count(*) FROM users u WHERE u.deleted_at IS NULL AND u.is_active AND u.roles @> ARRAY[$1]::text[] AND NOT (u.id = ANY($2::uuid[]))`,
-      [role, excludeIds.filter(isUuid)],
+      `SELECT count(*) FROM users u WHERE u.deleted_at IS NULL AND u.is_active AND u.roles && $1::text[] AND NOT (u.id = ANY($2::uuid[]))`,
+      [[role].flat(), excludeIds.filter(isUuid)],
     );
     return Number(row.count);
   }

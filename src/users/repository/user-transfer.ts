@@ -6,7 +6,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { isRealTimestamp } from '../../common/calendar';
-import { AppConfig } from '../../config/app-config';
+import { UsersSettings } from '../users.options';
 import { Db } from '../../database/db.service';
 import { PooledClient, READ_TIMEOUT_MARGIN_MS, READ_TIMEOUT_MESSAGE } from '../../database/pooled-client';
 import type { FieldIssue } from '../../errors/domain-error';
@@ -113,7 +113,7 @@ interface ImportExtras {
 export class UserTransfer {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly config: AppConfig,
+    private readonly config: UsersSettings,
     private readonly db: Db,
     private readonly bulk: UserBulk,
   ) {}

@@ -1,0 +1,4 @@
+export interface TableNaming {
+  schema?: string;
+  tablePrefix?: string;
+}
