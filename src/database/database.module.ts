@@ -7,6 +7,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions } from '../users/users-data-source';
 import { Db } from './db.service';
+import { TableNames } from './table-names';
 
 @Global()
 @Module({
@@ -36,7 +37,8 @@ import { Db } from './db.service';
       ],
     }),
   ],
-  providers: [Db],
-  exports: [Db],
+  // Default naming until UsersModule's options provide it.
+  providers: [Db, { provide: TableNames, useValue: new TableNames() }],
+  exports: [Db, TableNames],
 })
 export class DatabaseModule {}
