@@ -8,10 +8,10 @@ import { EmailCaseFolding1764900001000 } from './migrations/1764900001000-email-
 
 // The module's migrations, oldest first. A new one takes a TableNames and names every table and
 // object through it (see the ones here).
-type NamedMigration = MigrationInterface & { readonly name: string };
+export type NamedMigration = MigrationInterface & { readonly name: string };
 const STEPS: (new (names: TableNames) => NamedMigration)[] = [InitialSchema1764300000000, TokenEpoch1764900000000, EmailCaseFolding1764900001000];
 
-export type MigrationClass = new () => MigrationInterface;
+export type MigrationClass = new () => NamedMigration;
 
 // The migrations of one naming as classes, for a DataSource's `migrations` option (TypeORM
 // instantiates them without arguments). The default naming keeps the names this app has always
