@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../src/config/app-config';
 import { AppConfigModule } from '../../src/config/app-config.module';
 import { DatabaseModule } from '../../src/database/database.module';
+import { TableNames, type TableNaming } from '../../src/database/table-names';
 import { UsersModule } from '../../src/users/users.module';
 import { UsersRepository } from '../../src/users/users.repository';
 import { createTestDatabase, type TestDatabase } from './test-database';
@@ -19,13 +20,23 @@ export interface RepositoryContext {
   close(): Promise<void>;
 }
 
+export interface RepositoryContextOptions {
+  // The tables' naming (default: the default naming of the migrated template).
+  naming?: TableNaming;
+  // A database the caller prepared (and the context drops on close), instead of a fresh clone.
+  database?: TestDatabase;
+}
+
 // A UsersModule on its own fresh database, wired as a sibling module would use it.
-export async function createRepositoryContext(overrides: Partial<AppConfig> = {}): Promise<RepositoryContext> {
-  const database = await createTestDatabase();
+export async function createRepositoryContext(overrides: Partial<AppConfig> = {}, options: RepositoryContextOptions = {}): Promise<RepositoryContext> {
+  const database = options.database ?? (await createTestDatabase());
   const config = testConfig(database.url, overrides);
   const module = await Test.createTestingModule({
     imports: [AppConfigModule.forRoot(config), DatabaseModule, UsersModule],
-  }).compile();
+  })
+    .overrideProvider(TableNames)
+    .useValue(new TableNames(options.naming))
+    .compile();
   await module.init();
   const dataSource = module.get<DataSource>(getDataSourceToken());
   return {
