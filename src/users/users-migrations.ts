@@ -6,9 +6,10 @@ import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-s
 import { TokenEpoch1764900000000 } from './migrations/1764900000000-token-epoch';
 import { EmailCaseFolding1764900001000 } from './migrations/1764900001000-email-case-folding';
 
+export type NamedMigration = MigrationInterface & { readonly name: string };
+
 // The module's migrations, oldest first. A new one takes a TableNames and names every table and
 // object through it (see the ones here).
-export type NamedMigration = MigrationInterface & { readonly name: string };
 const STEPS: (new (names: TableNames) => NamedMigration)[] = [InitialSchema1764300000000, TokenEpoch1764900000000, EmailCaseFolding1764900001000];
 
 export type MigrationClass = new () => NamedMigration;
