@@ -33,8 +33,13 @@ export class AppModule {
 
 // UsersModule on the app's data source, configured from the environment; the CLIs and tests use
 // it with routes: false, or global for a sibling module.
-export function appUsersModule(definition: Omit<UsersModuleDefinition, 'dataSource'> = {}): DynamicModule {
-  return UsersModule.forRootAsync({ ...definition, dataSource: 'default', inject: [AppConfig], useFactory: usersModuleSettings });
+export function appUsersModule(definition: Omit<UsersModuleDefinition, 'dataSource'> = {}, settings: Partial<UsersModuleSettings> = {}): DynamicModule {
+  return UsersModule.forRootAsync({
+    ...definition,
+    dataSource: 'default',
+    inject: [AppConfig],
+    useFactory: (config: AppConfig) => ({ ...usersModuleSettings(config), ...settings }),
+  });
 }
 
 // The app's TypeORM data source from DATABASE_* settings.

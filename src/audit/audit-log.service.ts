@@ -2,6 +2,7 @@ import { ValidationFailedError } from '../errors/domain-error';
 import { Injectable, Logger } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
 import { Db } from '../database/db.service';
+import { TableNames } from '../database/table-names';
 import { REQUEST_ID } from '../common/request-id';
 import { isUuid, paging } from '../common/paging';
 import type { Page, PageOptions } from '../common/paging';
@@ -40,8 +41,10 @@ const ACTION = /^[a-z][a-z0-9_.:-]{0,63}$/;
 
 // Newest first; WHERE and ORDER BY follow IDX_audit_log_user_id_created_at (id breaks the ties
 // of rows written by one transaction, which share now()).
-export const AUDIT_PAGE_SQL = `SELECT id::text AS id, user_id, actor_id, action, details, request_id, created_at
-  FROM audit_log WHERE user_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT $3`;
+export function auditPageSql(t: TableNames): string {
+  return `SELECT id::text AS id, user_id, actor_id, action, details, request_id, created_at
+  FROM ${t.auditLog} WHERE user_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT $3`;
+}
 
 interface AuditRow {
   id: string;
@@ -62,6 +65,7 @@ export class AuditLog {
   constructor(
     private readonly db: Db,
     private readonly cls: ClsService,
+    private readonly t: TableNames,
   ) {}
 
   async auditLogUserChange(
@@ -72,7 +76,7 @@ export class AuditLog {
   ): Promise<void> {
     const entry = this.entry(userId, action, details, context);
     await this.db.query(
-      `INSERT INTO audit_log (user_id, actor_id, action, details, request_id) VALUES ($1, $2, $3, $4::jsonb, $5)`,
+      `INSERT INTO ${this.t.auditLog} (user_id, actor_id, action, details, request_id) VALUES ($1, $2, $3, $4::jsonb, $5)`,
       [entry.userId, entry.actorId, entry.action, JSON.stringify(entry.details), entry.requestId],
     );
     await this.db.afterCommit(async () => this.logger.log({ msg: 'audit', audit: entry }));
@@ -97,7 +101,7 @@ export class AuditLog {
     const shared: AuditDetails = { ...entry.details };
     delete shared.targetIds;
     return {
-      sql: `INSERT INTO audit_log (user_id, actor_id, action, details, request_id)
+      sql: `INSERT INTO ${this.t.auditLog} (user_id, actor_id, action, details, request_id)
             SELECT t.id, $2::uuid, $3::text, $4::jsonb || jsonb_build_object('targetIds', CASE WHEN t.id IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(t.id) END), $5::text
               FROM unnest($1::uuid[]) AS t(id)`,
       params: [ids.length ? ids : [null], entry.actorId, entry.action, JSON.stringify(shared), entry.requestId],
@@ -121,8 +125,8 @@ export class AuditLog {
     const { offset, limit } = paging(options);
     if (!isUuid(userId)) return { items: [], total: 0, offset, limit };
     const [rows, [{ total }]] = await Promise.all([
-      this.db.query<AuditRow>(AUDIT_PAGE_SQL, [userId, offset, limit]),
-      this.db.query<{ total: number }>(`SELECT count(*)::int AS total FROM audit_log WHERE user_id = $1`, [userId]),
+      this.db.query<AuditRow>(auditPageSql(this.t), [userId, offset, limit]),
+      this.db.query<{ total: number }>(`SELECT count(*)::int AS total FROM ${this.t.auditLog} WHERE user_id = $1`, [userId]),
     ]);
     return { items: rows.map(toEntry), total, offset, limit };
   }

@@ -43,7 +43,7 @@ async function main(command: string | undefined, name = 'Change'): Promise<numbe
           `  async up(db: QueryRunner): Promise<void> {\n${lines(upQueries)}\n  }\n\n` +
           `  async down(db: QueryRunner): Promise<void> {\n${lines([...downQueries].reverse())}\n  }\n}\n`,
       );
-      console.info(`written ${file}: add it to MIGRATIONS in src/users/users-data-source.ts`);
+      console.info(`written ${file}: name its tables and objects through TableNames (as the other migrations do) and add it to STEPS in src/users/users-migrations.ts`);
       return 1;
     }
     console.error('usage: migration-cli run | generate <Name>');

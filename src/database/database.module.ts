@@ -5,13 +5,15 @@ import { ClsModule } from 'nestjs-cls';
 import type { DataSource } from 'typeorm';
 import type { SettingsSource } from '../common/settings-source';
 import { Db, DB_CONNECTION } from './db.service';
+import { TableNames } from './table-names';
 
-// The data source Db runs on, and whether this module created it (and so must close it) or was
-// given the host's (which the host closes).
+// The data source Db runs on, whether this module created it (and so must close it) or was
+// given the host's (which the host closes), and the names of the tables in it.
 export class DbConnection {
   constructor(
     readonly dataSource: DataSource,
     readonly owned: boolean,
+    readonly tables: TableNames,
   ) {}
 }
 
@@ -34,12 +36,13 @@ export class DatabaseModule {
   static register(connection: SettingsSource<DbConnection>): DynamicModule {
     const connectionProvider = { provide: DbConnection, inject: connection.inject ?? [], useFactory: connection.useFactory };
     const dataSourceProvider = { provide: DB_DATA_SOURCE, inject: [DbConnection], useFactory: (c: DbConnection) => c.dataSource };
+    const tablesProvider = { provide: TableNames, inject: [DbConnection], useFactory: (c: DbConnection) => c.tables };
     // The transactional plugin resolves the data source in a module of its own.
     const connectionModule: DynamicModule = {
       module: class DbConnectionModule {},
       imports: connection.imports ?? [],
-      providers: [connectionProvider, dataSourceProvider],
-      exports: [DbConnection, DB_DATA_SOURCE],
+      providers: [connectionProvider, dataSourceProvider, tablesProvider],
+      exports: [DbConnection, DB_DATA_SOURCE, TableNames],
     };
     const cls = ClsModule.forRoot({
       plugins: [

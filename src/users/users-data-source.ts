@@ -2,15 +2,14 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { AuditLogEntity } from '../audit/audit-log.entity';
 import { FileEntity } from './file.entity';
 import { UserEntity } from './user.entity';
-import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
-import { TokenEpoch1764900000000 } from './migrations/1764900000000-token-epoch';
-import { EmailCaseFolding1764900001000 } from './migrations/1764900001000-email-case-folding';
+import { usersMigrations } from './users-migrations';
 import { PooledClient, READ_TIMEOUT_MARGIN_MS } from '../database/pooled-client';
 import { runUsersMigrations } from './users-migrations';
 import type { UsersSettings } from './users.options';
 
 export const ENTITIES = [UserEntity, FileEntity, AuditLogEntity];
-export const MIGRATIONS = [InitialSchema1764300000000, TokenEpoch1764900000000, EmailCaseFolding1764900001000];
+// This app's own tables keep the default naming, and its `migrations` table the names it holds.
+export const MIGRATIONS = usersMigrations();
 
 export interface DatabaseSettings {
   url: string;

@@ -7,6 +7,7 @@ import { DataSource } from 'typeorm';
 import { AuditModule } from '../audit/audit.module';
 import { CacheStoreModule, type CacheSettings } from '../cache/cache.module';
 import { DatabaseModule, DbConnection } from '../database/database.module';
+import { TableNames } from '../database/table-names';
 import type { ThrottleSettings } from '../throttling/throttle.settings';
 import { ThrottlingModule } from '../throttling/throttling.module';
 import { AccessTokens } from './auth/access-tokens.service';
@@ -123,7 +124,7 @@ function connectionSource(definition: UsersModuleDefinition, settingsModule: Dyn
     provide: DbConnection,
     imports: [settingsModule],
     inject: [UsersSettings],
-    useFactory: async (s: UsersSettings) => new DbConnection(await openUsersDataSource(s), true),
+    useFactory: async (s: UsersSettings) => new DbConnection(await openUsersDataSource(s), true, new TableNames(s.tables)),
   };
 }
 
@@ -131,7 +132,7 @@ async function hostConnection(dataSource: DataSource, settings: UsersSettings): 
   if (dataSource.options.type !== 'postgres') throw new Error(`UsersModule needs a PostgreSQL data source (got ${dataSource.options.type})`);
   if (!dataSource.isInitialized) await dataSource.initialize();
   if (settings.migrationsRun) await runUsersMigrations(dataSource, settings.tables);
-  return new DbConnection(dataSource, false);
+  return new DbConnection(dataSource, false, new TableNames(settings.tables));
 }
 
 function jwtModule(settingsModule: DynamicModule): DynamicModule {

@@ -1,7 +1,7 @@
 import type { CanActivate, InjectionToken, ModuleMetadata, OptionalFactoryDependency, Type } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { CacheSettings } from '../cache/cache.module';
-import type { TableNaming } from '../database/table-names';
+import { TableNames, type TableNaming } from '../database/table-names';
 import type { SensitiveAction, ThrottleSettings } from '../throttling/throttle.settings';
 
 // What UsersModule is wired from at definition time (they decide which providers and routes
@@ -80,6 +80,11 @@ export class UsersSettings {
     const adminRoles = settings.adminRoles ?? ['admin'];
     if (adminRoles.length === 0 || adminRoles.some((r) => !/^[a-z][a-z0-9_-]{0,31}$/.test(r))) fail('adminRoles', 'a non-empty list of roles ([a-z][a-z0-9_-]{0,31})');
     this.tables = { schema: settings.schema, tablePrefix: settings.tablePrefix };
+    try {
+      new TableNames(this.tables);
+    } catch (error) {
+      fail('schema/tablePrefix', `valid: ${(error as Error).message}`);
+    }
     this.database = settings.database && {
       url: settings.database.url,
       poolMax: settings.database.poolMax ?? 10,

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { TableNames } from '../../src/database/table-names';
 import { dataSourceOptions } from '../../src/users/users-data-source';
 import {
   EMAIL_COLLISION_ACTION,
@@ -58,7 +59,7 @@ describe('migration EmailCaseFolding1764900001000', () => {
     const runner = dataSource.createQueryRunner();
     await runner.startTransaction();
     try {
-      await new EmailCaseFolding1764900001000()[direction](runner);
+      await new EmailCaseFolding1764900001000(new TableNames())[direction](runner);
       await runner.commitTransaction();
     } finally {
       await runner.release();

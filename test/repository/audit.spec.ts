@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
 import { sanitizeAuditDetails, sanitizeNote } from '../../src/audit/audit-details';
-import { AUDIT_ACTOR_ID, AUDIT_PAGE_SQL, AUDIT_REQUEST_ID, AuditLog } from '../../src/audit/audit-log.service';
+import { AUDIT_ACTOR_ID, AUDIT_REQUEST_ID, AuditLog, auditPageSql } from '../../src/audit/audit-log.service';
+import { TableNames } from '../../src/database/table-names';
 import { ErrorCode } from '../../src/errors/domain-error';
 import { UserValidationError } from '../../src/users/users.errors';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
@@ -203,7 +204,7 @@ describe('audit log', () => {
       const plan = await ctx.dataSource.transaction(async (manager) => {
         // A tiny table would be scanned anyway; the point is that the index can serve the query.
         await manager.query('SET LOCAL enable_seqscan = off');
-        const explain = AUDIT_PAGE_SQL.replace('$1', `'${randomUUID()}'`).replace('$2', '0').replace('$3', '50');
+        const explain = auditPageSql(new TableNames()).replace('$1', `'${randomUUID()}'`).replace('$2', '0').replace('$3', '50');
         return manager.query<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${explain}`);
       });
       const text = plan.map((r) => r['QUERY PLAN']).join('\n');

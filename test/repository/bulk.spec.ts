@@ -128,7 +128,7 @@ describe('UsersRepository bulk writes', () => {
       const { result, queries } = await captureQueries(ctx, () => ctx.users.bulkCreateUsers(input));
       expect(result).toHaveLength(BIG_BATCH);
       expect(new Set(result.map((u) => u.id)).size).toBe(BIG_BATCH);
-      expect(queries.filter((q) => /^\s*INSERT INTO users/.test(q.sql))).toHaveLength(2);
+      expect(queries.filter((q) => /^\s*INSERT INTO "users"/.test(q.sql))).toHaveLength(2);
       await expect(countByEmails(input.map((u) => u.email))).resolves.toBe(BIG_BATCH);
     });
 
@@ -233,7 +233,7 @@ async function waitForLockWait(ctx: RepositoryContext): Promise<void> {
   for (let attempt = 0; attempt < 500; attempt++) {
     const rows = await ctx.sql<{ waiting: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-                        AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO users%') AS waiting`,
+                        AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO "users"%') AS waiting`,
     );
     if (rows[0].waiting) return;
     await new Promise((resolve) => setTimeout(resolve, 20));

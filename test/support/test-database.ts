@@ -36,13 +36,14 @@ export interface TestDatabase {
 }
 
 // One database per test file, cloned from the migrated template: files never share state.
-export async function createTestDatabase(): Promise<TestDatabase> {
+// `migrated: false` gives an empty one instead, as a host's database before it runs our migrations.
+export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const serverUrl = process.env[SERVER_URL_ENV];
   const template = process.env[TEMPLATE_ENV];
   if (!serverUrl || !template) throw new Error('the Jest global setup did not run (see jest.config.js)');
   const name = `users_test_${randomBytes(6).toString('hex')}`;
   assertTestDatabaseName(name);
-  await withAdminClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
+  await withAdminClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${options.migrated === false ? 'template0' : template}"`));
   return {
     name,
     url: databaseUrl(serverUrl, name),

@@ -1,7 +1,7 @@
+import type { TableNames } from '../../database/table-names';
 import { UserAlreadyExistsError, type ConflictDetail } from '../users.errors';
 
 const UNIQUE_VIOLATION = '23505';
-const EMAIL_INDEX = 'UQ_users_email_normalized_live';
 
 interface PgError {
   code?: string;
@@ -12,9 +12,9 @@ interface PgError {
 
 // PostgreSQL errors never leave the repository raw: a unique violation on the live-email index
 // becomes UserAlreadyExistsError naming the email; anything else is rethrown untouched.
-export function translateWriteError(error: unknown, conflicts?: ConflictDetail[]): unknown {
+export function translateWriteError(error: unknown, names: TableNames, conflicts?: ConflictDetail[]): unknown {
   const pg = ((error as PgError)?.driverError ?? error) as PgError | undefined;
-  if (pg?.code === UNIQUE_VIOLATION && pg.constraint === EMAIL_INDEX) {
+  if (pg?.code === UNIQUE_VIOLATION && pg.constraint === names.objectName('UQ_users_email_normalized_live')) {
     const email = /\(email_normalized\)=\((.*)\) already exists/.exec(pg.detail ?? '')?.[1];
     return new UserAlreadyExistsError(conflicts ?? (email ? [{ email }] : []));
   }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Db } from '../../database/db.service';
+import { TableNames } from '../../database/table-names';
 import { canonicalEmail } from '../email';
 import { hashPassword } from '../password';
 import { toUser, USER_COLUMNS, type UserRow } from '../user-row';
@@ -35,6 +36,7 @@ export class UserBulk {
   constructor(
     private readonly db: Db,
     private readonly writes: UserWrites,
+    private readonly t: TableNames,
   ) {}
 
   // All or nothing. Invalid rows and duplicates (inside the batch or against live users) are
@@ -55,7 +57,7 @@ export class UserBulk {
     if (wanted.length === 0 || assignments.length === 0) return [];
     return this.db.transaction(async () => {
       const rows = await this.writes.write(
-        `UPDATE users u SET ${assignments.join(', ')}, version = u.version + 1, updated_at = now()
+        `UPDATE ${this.t.users} u SET ${assignments.join(', ')}, version = u.version + 1, updated_at = now()
          WHERE u.id = ANY($1::uuid[]) AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}`,
         [wanted, ...params],
       );
@@ -69,7 +71,7 @@ export class UserBulk {
     const wanted = [...new Set(ids.filter(isUuid))];
     if (wanted.length === 0) return 0;
     return this.db.transaction(async () => {
-      const rows = await this.db.query<{ id: string }>(`DELETE FROM users WHERE id = ANY($1::uuid[]) RETURNING id`, [wanted]);
+      const rows = await this.db.query<{ id: string }>(`DELETE FROM ${this.t.users} WHERE id = ANY($1::uuid[]) RETURNING id`, [wanted]);
       await this.writes.invalidate(rows.map((r) => r.id));
       return rows.length;
     });
@@ -117,7 +119,7 @@ export class UserBulk {
         let inserted: UserRow[];
         try {
           inserted = await this.db.query<UserRow>(
-            `INSERT INTO users AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
+            `INSERT INTO ${this.t.users} AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
              SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active,
                     ARRAY(SELECT jsonb_array_elements_text(r.roles)), r.metadata, COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
              FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::timestamptz[])
@@ -138,7 +140,7 @@ export class UserBulk {
             ],
           );
         } catch (error) {
-          throw translateWriteError(error);
+          throw translateWriteError(error, this.t);
         }
         users.push(...inserted.map(toUser));
       }
@@ -150,7 +152,7 @@ export class UserBulk {
 
   async existing(rows: PreparedUser[]): Promise<ConflictDetail[]> {
     const found = await this.db.query<{ email_normalized: string }>(
-      `SELECT email_normalized FROM users WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL`,
+      `SELECT email_normalized FROM ${this.t.users} WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL`,
       [[...new Set(rows.map((r) => r.emailNormalized))]],
     );
     const taken = new Set(found.map((r) => r.email_normalized));

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PERSONAL_KEYS } from '../../audit/audit-details';
 import { AuditLog } from '../../audit/audit-log.service';
 import { Db } from '../../database/db.service';
+import { TableNames } from '../../database/table-names';
 import { UserNotFoundError } from '../users.errors';
 import { isUuid } from '../../common/paging';
 import { UserWrites } from './user-writes';
@@ -28,13 +29,14 @@ export class UserPrivacy {
     private readonly db: Db,
     private readonly writes: UserWrites,
     private readonly audit: AuditLog,
+    private readonly t: TableNames,
   ) {}
 
   async anonymizeUser(id: string): Promise<void> {
     if (!isUuid(id)) throw new UserNotFoundError(id);
     await this.db.transaction(async () => {
       const [before] = await this.db.query<PersonalData>(
-        `SELECT email, email_normalized, full_name, anonymized_at IS NOT NULL AS anonymized FROM users WHERE id = $1 FOR UPDATE`,
+        `SELECT email, email_normalized, full_name, anonymized_at IS NOT NULL AS anonymized FROM ${this.t.users} WHERE id = $1 FOR UPDATE`,
         [id],
       );
       if (!before) throw new UserNotFoundError(id);
@@ -49,7 +51,7 @@ export class UserPrivacy {
   private async eraseUser(id: string): Promise<void> {
     const placeholder = anonymizedEmail(id);
     await this.db.query(
-      `UPDATE users SET email = $2, email_normalized = $2, full_name = NULL, metadata = '{}', hashed_password = $3,
+      `UPDATE ${this.t.users} SET email = $2, email_normalized = $2, full_name = NULL, metadata = '{}', hashed_password = $3,
          last_login_at = NULL, is_active = false, deleted_at = COALESCE(deleted_at, now()), is_deleted = true,
          anonymized_at = now(), version = version + 1, updated_at = now()
        WHERE id = $1`,
@@ -66,9 +68,9 @@ export class UserPrivacy {
       // Matched against jsonb's text form, where quotes and backslashes are escaped.
       .map((value) => JSON.stringify(value.toLowerCase()).slice(1, -1));
     await this.db.query(
-      `UPDATE audit_log a SET details = CASE WHEN s.mentions THEN '{"redacted": true}'::jsonb ELSE a.details - $2::text[] END
+      `UPDATE ${this.t.auditLog} a SET details = CASE WHEN s.mentions THEN '{"redacted": true}'::jsonb ELSE a.details - $2::text[] END
        FROM (SELECT id, EXISTS (SELECT 1 FROM unnest($3::text[]) AS n WHERE strpos(lower((details - $2::text[])::text), n) > 0) AS mentions
-             FROM audit_log WHERE user_id = $1) s
+             FROM ${this.t.auditLog} WHERE user_id = $1) s
        WHERE a.id = s.id AND (s.mentions OR a.details ?| $2::text[])`,
       [id, PERSONAL_KEYS, [...new Set(needles)]],
     );

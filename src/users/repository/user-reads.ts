@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { UserCache } from '../user-cache.service';
 import { isRealTimestamp } from '../../common/calendar';
 import { Db } from '../../database/db.service';
+import { TableNames } from '../../database/table-names';
 import { canonicalEmail, emailProblem } from '../email';
 import { toUser, toUserAuthState, USER_COLUMNS, withoutTokenEpoch, type UserRow } from '../user-row';
 import type { KeysetPage, Page, PageOptions, User, UserAuthState, UserCredentials, UserFile, UserWithFiles } from '../user.model';
@@ -32,6 +33,7 @@ export class UserReads {
   constructor(
     private readonly db: Db,
     private readonly cache: UserCache,
+    private readonly t: TableNames,
   ) {}
 
   async getUserById(id: string, options: { withDeleted?: boolean } = {}): Promise<User | null> {
@@ -49,16 +51,16 @@ export class UserReads {
     // Inside a transaction the cache is skipped both ways: its entries for users this transaction
     // changed are dropped only after commit, and what is read here may yet roll back.
     if (this.db.inTransaction()) {
-      const [row] = await this.db.read<UserRow & { token_epoch: string }>(`SELECT ${columns} FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`, [id]);
+      const [row] = await this.db.read<UserRow & { token_epoch: string }>(`SELECT ${columns} FROM ${this.t.users} u WHERE u.id = $1 AND u.deleted_at IS NULL`, [id]);
       return row ? toUserAuthState(row) : null;
     }
     const cached = await this.cache.getAuthState(id.toLowerCase());
     if (cached) return cached;
     const mark = this.cache.invalidationMark();
     const [row] = await this.db.read<UserRow & { token_epoch: string; row_version: string }>(
-      `SELECT ${columns}, u.xmin::text AS row_version FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`,
+      `SELECT ${columns}, u.xmin::text AS row_version FROM ${this.t.users} u WHERE u.id = $1 AND u.deleted_at IS NULL`,
       [id],
-      'users_live_auth_by_id',
+      this.t.statement('users_live_auth_by_id'),
     );
     if (!row) return null;
     const state = toUserAuthState(row);
@@ -73,9 +75,9 @@ export class UserReads {
     await this.cache.set(user);
     if (!this.cache.mayHaveBeenInvalidatedSince(mark)) return;
     const unchanged = await this.db.read(
-      `SELECT 1 FROM users u WHERE u.id = $1 AND u.xmin::text = $2 AND u.deleted_at IS NULL`,
+      `SELECT 1 FROM ${this.t.users} u WHERE u.id = $1 AND u.xmin::text = $2 AND u.deleted_at IS NULL`,
       [user.id, rowVersion],
-      'users_live_unchanged',
+      this.t.statement('users_live_unchanged'),
     );
     if (unchanged.length === 0) await this.cache.delete([user.id]);
   }
@@ -88,7 +90,7 @@ export class UserReads {
 
   async userExists(id: string): Promise<boolean> {
     if (!isUuid(id)) return false;
-    const rows = await this.db.read(`SELECT 1 FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`, [id]);
+    const rows = await this.db.read(`SELECT 1 FROM ${this.t.users} u WHERE u.id = $1 AND u.deleted_at IS NULL`, [id]);
     return rows.length > 0;
   }
 
@@ -97,7 +99,7 @@ export class UserReads {
     if (unique.length === 0) return [];
     const rows = await this.db.read<UserRow>(
       `SELECT ${USER_COLUMNS} FROM unnest($1::uuid[]) WITH ORDINALITY AS wanted(id, position)
-       JOIN users u ON u.id = wanted.id WHERE u.deleted_at IS NULL ORDER BY wanted.position`,
+       JOIN ${this.t.users} u ON u.id = wanted.id WHERE u.deleted_at IS NULL ORDER BY wanted.position`,
       [unique],
     );
     return rows.map(toUser);
@@ -117,7 +119,7 @@ export class UserReads {
       params.push(after.createdAt, after.id);
       where += ` AND (u.created_at, u.id) < ($2::timestamptz, $3::uuid)`;
     }
-    const rows = await this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE ${where} ${NEWEST_FIRST} LIMIT $1`, params);
+    const rows = await this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM ${this.t.users} u WHERE ${where} ${NEWEST_FIRST} LIMIT $1`, params);
     const items = rows.slice(0, size);
     const last = rows.length > size ? items[items.length - 1] : undefined;
     return { items: items.map(toUser), nextCursor: last ? encodeCursor({ createdAt: last.created_at_exact, id: last.id }) : null };
@@ -192,8 +194,8 @@ export class UserReads {
     const where = liveFilter(options.withDeleted === true);
     const [row] =
       isActive === undefined
-        ? await this.db.read<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where}`)
-        : await this.db.read<{ count: string }>(`SELECT count(*) FROM users u WHERE ${where} AND u.is_active = $1`, [isActive]);
+        ? await this.db.read<{ count: string }>(`SELECT count(*) FROM ${this.t.users} u WHERE ${where}`)
+        : await this.db.read<{ count: string }>(`SELECT count(*) FROM ${this.t.users} u WHERE ${where} AND u.is_active = $1`, [isActive]);
     return Number(row.count);
   }
 
@@ -204,8 +206,8 @@ export class UserReads {
       `SELECT ${USER_COLUMNS},
          COALESCE((SELECT json_agg(json_build_object('id', f.id, 'filename', f.filename, 'contentType', f.content_type,
                      'sizeBytes', f.size_bytes, 'createdAt', f.created_at) ORDER BY f.created_at DESC, f.id DESC)
-                   FROM files f WHERE f.user_id = u.id), '[]'::json) AS files
-       FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`,
+                   FROM ${this.t.files} f WHERE f.user_id = u.id), '[]'::json) AS files
+       FROM ${this.t.users} u WHERE u.id = $1 AND u.deleted_at IS NULL`,
       [id],
     );
     if (!row) return null;
@@ -220,7 +222,7 @@ export class UserReads {
   async userSignupsPerMonth(year: number): Promise<Record<number, number>> {
     if (!Number.isInteger(year) || year < 1970 || year > 9999) throw UserValidationError.field('year', 'must be an integer from 1970 to 9999');
     const rows = await this.db.read<{ month: number; count: string }>(
-      `SELECT m.month, (SELECT count(*) FROM users u
+      `SELECT m.month, (SELECT count(*) FROM ${this.t.users} u
                          WHERE u.deleted_at IS NULL
                            AND u.created_at >= make_timestamptz($1, m.month, 1, 0, 0, 0, 'UTC')
                            AND u.created_at < make_timestamptz($1, m.month, 1, 0, 0, 0, 'UTC') + interval '1 month') AS count
@@ -235,7 +237,7 @@ export class UserReads {
     if (problem) throw UserValidationError.field('email', problem);
     const exclude = excludeUserId !== undefined && isUuid(excludeUserId) ? excludeUserId : null;
     const rows = await this.db.read(
-      `SELECT 1 FROM users u WHERE u.email_normalized = $1 AND u.deleted_at IS NULL AND ($2::uuid IS NULL OR u.id <> $2::uuid)`,
+      `SELECT 1 FROM ${this.t.users} u WHERE u.email_normalized = $1 AND u.deleted_at IS NULL AND ($2::uuid IS NULL OR u.id <> $2::uuid)`,
       [canonicalEmail(email), exclude],
     );
     return rows.length === 0;
@@ -253,7 +255,7 @@ export class UserReads {
 
   private async credentials(condition: string, value: string): Promise<UserCredentials | null> {
     const [row] = await this.db.read<{ id: string; hashed_password: string; is_active: boolean; roles: string[]; version: number; token_epoch: string }>(
-      `SELECT id, hashed_password, is_active, roles, version, token_epoch::text FROM users u WHERE ${condition} AND u.deleted_at IS NULL`,
+      `SELECT id, hashed_password, is_active, roles, version, token_epoch::text FROM ${this.t.users} u WHERE ${condition} AND u.deleted_at IS NULL`,
       [value],
     );
     return row
@@ -264,21 +266,21 @@ export class UserReads {
   // Locks the rows of the active holders of `role` (or of any of several) until the caller's
   // transaction ends.
   async lockActiveUsersWithRole(role: string | readonly string[]): Promise<void> {
-    await this.db.query(`SELECT id FROM users u WHERE u.deleted_at IS NULL AND u.is_active AND u.roles && $1::text[] FOR UPDATE`, [[role].flat()]);
+    await this.db.query(`SELECT id FROM ${this.t.users} u WHERE u.deleted_at IS NULL AND u.is_active AND u.roles && $1::text[] FOR UPDATE`, [[role].flat()]);
   }
 
   // Active, live holders of `role` (or of any of several) other than `excludeIds`: the last-admin
   // guardrail asks this.
   async countActiveUsersWithRole(role: string | readonly string[], excludeIds: string[] = []): Promise<number> {
     const [row] = await this.db.read<{ count: string }>(
-      `SELECT count(*) FROM users u WHERE u.deleted_at IS NULL AND u.is_active AND u.roles && $1::text[] AND NOT (u.id = ANY($2::uuid[]))`,
+      `SELECT count(*) FROM ${this.t.users} u WHERE u.deleted_at IS NULL AND u.is_active AND u.roles && $1::text[] AND NOT (u.id = ANY($2::uuid[]))`,
       [[role].flat(), excludeIds.filter(isUuid)],
     );
     return Number(row.count);
   }
 
   async loadUser(id: string, withDeleted: boolean): Promise<User | null> {
-    const [row] = await this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1 AND ${liveFilter(withDeleted)}`, [id]);
+    const [row] = await this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM ${this.t.users} u WHERE u.id = $1 AND ${liveFilter(withDeleted)}`, [id]);
     return row ? toUser(row) : null;
   }
 
@@ -289,10 +291,10 @@ export class UserReads {
     const n = params.length;
     const countSql =
       totalCap === undefined
-        ? `SELECT count(*) FROM users u WHERE ${where}`
-        : `SELECT count(*) FROM (SELECT 1 FROM users u WHERE ${where} LIMIT ${totalCap + 1}) capped`;
+        ? `SELECT count(*) FROM ${this.t.users} u WHERE ${where}`
+        : `SELECT count(*) FROM (SELECT 1 FROM ${this.t.users} u WHERE ${where} LIMIT ${totalCap + 1}) capped`;
     const [rows, [{ count }]] = await Promise.all([
-      this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE ${where} ${NEWEST_FIRST} OFFSET $${n + 1} LIMIT $${n + 2}`, [
+      this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM ${this.t.users} u WHERE ${where} ${NEWEST_FIRST} OFFSET $${n + 1} LIMIT $${n + 2}`, [
         ...params,
         offset,
         limit,

@@ -8,6 +8,7 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { isRealTimestamp } from '../../common/calendar';
 import { UsersSettings } from '../users.options';
 import { Db } from '../../database/db.service';
+import { TableNames } from '../../database/table-names';
 import { PooledClient, READ_TIMEOUT_MARGIN_MS, READ_TIMEOUT_MESSAGE } from '../../database/pooled-client';
 import type { FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail } from '../email';
@@ -116,6 +117,7 @@ export class UserTransfer {
     private readonly config: UsersSettings,
     private readonly db: Db,
     private readonly bulk: UserBulk,
+    private readonly t: TableNames,
   ) {}
 
   // RFC 4180 with CRLF line ends and a header row; the escaping is done by PostgreSQL.
@@ -167,7 +169,7 @@ export class UserTransfer {
     try {
       return await this.bulk.insert(rows, prepared.onConflict);
     } catch (error) {
-      throw translateIdConflict(error);
+      throw translateIdConflict(error, this.t);
     }
   }
 
@@ -180,7 +182,7 @@ export class UserTransfer {
   // in the table's physical order: ORDER BY created_at would turn one sequential read into random
   // heap reads through the index, about twice the time at a million users.
   private async copyOut(row: string, options: ExportOptions, framing: RowFraming): Promise<Readable> {
-    const sql = `COPY (SELECT ${row} FROM users u WHERE ${liveFilter(options.withDeleted === true)}) TO STDOUT (FORMAT binary)`;
+    const sql = `COPY (SELECT ${row} FROM ${this.t.users} u WHERE ${liveFilter(options.withDeleted === true)}) TO STDOUT (FORMAT binary)`;
     const driver = this.dataSource.driver as PostgresDriver;
     const [client, release] = (await driver.obtainMasterConnection()) as [PoolClient, (error?: Error) => void];
     let released = false;
@@ -223,7 +225,7 @@ export class UserTransfer {
   // live user, the fields the row left out keep the user's current values.
   private async keepOmittedFields(rows: PreparedUser[], given: NewUser[]): Promise<PreparedUser[]> {
     const current = await this.db.read<{ email_normalized: string; full_name: string | null; is_active: boolean; roles: string[]; metadata: Record<string, unknown> }>(
-      `SELECT email_normalized, full_name, is_active, roles, metadata FROM users WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL`,
+      `SELECT email_normalized, full_name, is_active, roles, metadata FROM ${this.t.users} WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL`,
       [rows.map((r) => r.emailNormalized)],
     );
     const byEmail = new Map(current.map((c) => [c.email_normalized, c]));
@@ -268,7 +270,7 @@ export class UserTransfer {
     });
     if (seen.size === 0) return issues;
     const owners = await this.db.query<{ id: string; email_normalized: string; deleted: boolean }>(
-      `SELECT id, email_normalized, deleted_at IS NOT NULL AS deleted FROM users WHERE id = ANY($1::uuid[])`,
+      `SELECT id, email_normalized, deleted_at IS NOT NULL AS deleted FROM ${this.t.users} WHERE id = ANY($1::uuid[])`,
       [[...seen]],
     );
     const byId = new Map(owners.map((o) => [o.id, o]));
@@ -391,8 +393,8 @@ function parseRoles(text: string): { value?: unknown; reason?: string } {
   }
 }
 
-function translateIdConflict(error: unknown): unknown {
+function translateIdConflict(error: unknown, names: TableNames): unknown {
   const pg = ((error as { driverError?: unknown })?.driverError ?? error) as { code?: string; constraint?: string };
-  if (pg?.code === '23505' && pg.constraint === 'PK_users') return UserValidationError.field('id', 'an imported id was taken meanwhile');
+  if (pg?.code === '23505' && pg.constraint === names.objectName('PK_users')) return UserValidationError.field('id', 'an imported id was taken meanwhile');
   return error;
 }

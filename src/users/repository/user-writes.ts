@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { UserCache } from '../user-cache.service';
 import { Db } from '../../database/db.service';
+import { TableNames } from '../../database/table-names';
 import type { FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail, emailIssue } from '../email';
 import { hashPassword, isPasswordHash, passwordIssue } from '../password';
@@ -28,6 +29,7 @@ export class UserWrites {
     private readonly db: Db,
     private readonly cache: UserCache,
     private readonly reads: UserReads,
+    private readonly t: TableNames,
   ) {}
 
   async createUserWithValidation(email: string, password: string, extra: { fullName?: string | null } = {}): Promise<User> {
@@ -47,7 +49,7 @@ export class UserWrites {
 
   async insertNewUser(user: PreparedNewUser): Promise<User> {
     const rows = await this.write(
-      `INSERT INTO users AS u (email, email_normalized, full_name, hashed_password) VALUES ($1, $2, $3, $4) RETURNING ${USER_COLUMNS}`,
+      `INSERT INTO ${this.t.users} AS u (email, email_normalized, full_name, hashed_password) VALUES ($1, $2, $3, $4) RETURNING ${USER_COLUMNS}`,
       [user.email, user.emailNormalized, user.fullName, user.hashedPassword],
     );
     return toUser(rows[0]);
@@ -78,7 +80,7 @@ export class UserWrites {
       ? `${updates.join(', ')}, version = u.version + 1, updated_at = now()`
       : 'email_normalized = EXCLUDED.email_normalized';
     const rows = await this.write<UserRow & { inserted: boolean }>(
-      `INSERT INTO users AS u (email, email_normalized, full_name, hashed_password, is_active, roles, metadata)
+      `INSERT INTO ${this.t.users} AS u (email, email_normalized, full_name, hashed_password, is_active, roles, metadata)
        VALUES ($1, $2, $3, $4, COALESCE($5, true), COALESCE($6, '{user}'::text[]), COALESCE($7, '{}'::jsonb))
        ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO UPDATE SET ${set}
        RETURNING ${USER_COLUMNS}, (xmax = 0) AS inserted`,
@@ -109,7 +111,7 @@ export class UserWrites {
       return user;
     }
     const rows = await this.write(
-      `UPDATE users u SET ${assignments.join(', ')}, version = u.version + 1, updated_at = now()
+      `UPDATE ${this.t.users} u SET ${assignments.join(', ')}, version = u.version + 1, updated_at = now()
        WHERE u.id = $1 AND u.deleted_at IS NULL AND ($2::int IS NULL OR u.version = $2::int) RETURNING ${USER_COLUMNS}`,
       [id, options.expectedVersion ?? null, ...params],
     );
@@ -127,12 +129,12 @@ export class UserWrites {
   async restoreUser(id: string): Promise<User> {
     if (!isUuid(id)) throw new UserNotFoundError(id);
     const rows = await this.write(
-      `UPDATE users u SET deleted_at = NULL, is_deleted = false, version = u.version + 1, updated_at = now()
+      `UPDATE ${this.t.users} u SET deleted_at = NULL, is_deleted = false, version = u.version + 1, updated_at = now()
        WHERE u.id = $1 AND u.deleted_at IS NOT NULL AND u.anonymized_at IS NULL RETURNING ${USER_COLUMNS}`,
       [id],
     );
     if (rows.length) return toUser(rows[0]);
-    const [state] = await this.db.query<{ anonymized: boolean }>(`SELECT anonymized_at IS NOT NULL AS anonymized FROM users WHERE id = $1`, [id]);
+    const [state] = await this.db.query<{ anonymized: boolean }>(`SELECT anonymized_at IS NOT NULL AS anonymized FROM ${this.t.users} WHERE id = $1`, [id]);
     if (!state) throw new UserNotFoundError(id);
     if (state.anonymized) throw UserValidationError.field('id', 'an anonymized user cannot be restored');
     return this.reads.safeGetUserById(id);
@@ -151,7 +153,7 @@ export class UserWrites {
     if (!(loginTime instanceof Date) || Number.isNaN(loginTime.getTime())) throw UserValidationError.field('loginTime', 'must be a valid date');
     if (!isUuid(id)) throw new UserNotFoundError(id);
     const rows = await this.write(
-      `UPDATE users u SET last_login_at = $2 WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}`,
+      `UPDATE ${this.t.users} u SET last_login_at = $2 WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}`,
       [id, loginTime],
     );
     if (!rows.length) throw new UserNotFoundError(id);
@@ -171,7 +173,7 @@ export class UserWrites {
     if (!isPasswordHash(newHashedPassword)) throw UserValidationError.field('hashedPassword', 'must be an argon2id (PHC) or bcrypt hash');
     if (!isUuid(id)) return null;
     const rows = await this.write<UserRow & { token_epoch: string }>(
-      `UPDATE users u SET hashed_password = $3, version = u.version + 1, updated_at = now()
+      `UPDATE ${this.t.users} u SET hashed_password = $3, version = u.version + 1, updated_at = now()
        WHERE u.id = $1 AND u.hashed_password = $2 AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}, u.token_epoch::text AS token_epoch`,
       [id, expectedHash, newHashedPassword],
     );
@@ -182,7 +184,7 @@ export class UserWrites {
   // bump, since nothing a client sees about the user changed. False when there is no live user.
   async rotateTokenEpoch(id: string): Promise<boolean> {
     if (!isUuid(id)) return false;
-    const rows = await this.write(`UPDATE users u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id`, [id]);
+    const rows = await this.write(`UPDATE ${this.t.users} u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id`, [id]);
     return rows.length > 0;
   }
 
@@ -203,7 +205,7 @@ export class UserWrites {
     try {
       rows = await this.db.query<T>(sql, params);
     } catch (error) {
-      throw translateWriteError(error);
+      throw translateWriteError(error, this.t);
     }
     await this.invalidate(rows.map((r) => r.id));
     return rows;
@@ -218,11 +220,11 @@ export class UserWrites {
   private async update(id: string, set: string, when: string, exists = when, extra: unknown[] = []): Promise<User> {
     if (!isUuid(id)) throw new UserNotFoundError(id);
     const rows = await this.write(
-      `UPDATE users u SET ${set}, version = u.version + 1, updated_at = now() WHERE u.id = $1 AND ${when === exists ? when : `${when} AND ${exists}`} RETURNING ${USER_COLUMNS}`,
+      `UPDATE ${this.t.users} u SET ${set}, version = u.version + 1, updated_at = now() WHERE u.id = $1 AND ${when === exists ? when : `${when} AND ${exists}`} RETURNING ${USER_COLUMNS}`,
       [id, ...extra],
     );
     if (rows.length) return toUser(rows[0]);
-    const [row] = await this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1 AND ${exists}`, [id]);
+    const [row] = await this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM ${this.t.users} u WHERE u.id = $1 AND ${exists}`, [id]);
     if (!row || when === exists) throw new UserNotFoundError(id);
     return toUser(row);
   }
