@@ -4,7 +4,7 @@ import type { Commit } from '../audit/request-auditor.service';
 import { GuardrailError } from '../errors/domain-error';
 import { hashPassword, passwordIssue } from './password';
 import type { ImportOptions, ImportRow, SqlStatement } from './repository/user-transfer';
-import type { User, UserDefaults, UserPatch } from './user.model';
+import type { NewUser, User, UserDefaults, UserPatch } from './user.model';
 import { UserValidationError } from './users.errors';
 import { UsersSettings } from './users.options';
 import { UsersRepository } from './users.repository';
@@ -35,6 +35,25 @@ export class UsersService {
   async createUser(email: string, password: string, fullName: string | null | undefined, commit: Commit): Promise<User> {
     const prepared = await this.users.prepareNewUser(email, password, { fullName });
     return commit(() => this.users.insertNewUser(prepared));
+  }
+
+  // Bulk create hashes before its transaction opens; `beforeCommit` writes the audit rows in it.
+  bulkCreate(users: NewUser[], beforeCommit: (created: User[]) => Promise<void>): Promise<User[]> {
+    return this.users.bulkCreateUsers(users, beforeCommit);
+  }
+
+  // Changes that cannot remove an admin need no policy of their own; they go through here so
+  // that every route that changes data has one door.
+  restoreUser(id: string): Promise<User> {
+    return this.users.restoreUser(id);
+  }
+
+  reactivateUser(id: string): Promise<User> {
+    return this.users.reactivateUser(id);
+  }
+
+  assignRole(id: string, role: string): Promise<User> {
+    return this.users.assignRoleToUser(id, role);
   }
 
   updateUser(actor: Actor, id: string, patch: UserPatch, expectedVersion?: number): Promise<User> {

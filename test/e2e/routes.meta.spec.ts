@@ -5,6 +5,10 @@ import { ROLES_KEY } from '../../src/users/auth/roles.decorator';
 import { THROTTLE_ACTION, THROTTLE_NONE } from '../../src/throttling/throttling.decorators';
 import { createTestApp, type TestApp } from '../harness/create-test-app';
 import { routesOf, type Route } from '../support/routes';
+import { GUARDS_METADATA, EXCEPTION_FILTERS_METADATA } from '@nestjs/common/constants';
+import { ErrorsFilter } from '../../src/errors/errors.filter';
+import { RolesGuard } from '../../src/users/auth/roles.guard';
+import { UsersAuthGuard } from '../../src/users/auth/users-auth.guard';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -32,6 +36,21 @@ describe('every route', () => {
   it('requires the admin role on every /users route', () => {
     const open = routes.filter((r) => r.path.startsWith('/users') && !(meta(ROLES_KEY, r) as string[] | undefined)?.includes('admin'));
     expect(open.map((r) => r.name)).toEqual([]);
+  });
+
+  it("carries the module's own guards and error filter, whatever the host registers globally", () => {
+    const own = (key: string, route: Route) => [...((Reflect.getMetadata(key, route.controller) as unknown[]) ?? []), ...((Reflect.getMetadata(key, route.handler) as unknown[]) ?? [])];
+    const module = routes.filter((r) => r.path.startsWith('/users') || r.path.startsWith('/auth'));
+    expect(module.length).toBeGreaterThan(25);
+    const unguarded = module.filter((r) => !own(GUARDS_METADATA, r).includes(UsersAuthGuard) || !own(GUARDS_METADATA, r).includes(RolesGuard));
+    expect(unguarded.map((r) => r.name)).toEqual([]);
+    expect(module.filter((r) => !own(EXCEPTION_FILTERS_METADATA, r).includes(ErrorsFilter)).map((r) => r.name)).toEqual([]);
+  });
+
+  // One rule from route to code: reads call UsersRepository, every change calls UsersService.
+  it('changes data only through UsersService', () => {
+    const direct = routes.filter((r) => MUTATING.has(r.method) && /this\.users\./.test(Function.prototype.toString.call(r.handler)));
+    expect(direct.map((r) => r.name)).toEqual([]);
   });
 
   it('audits every mutating route', () => {

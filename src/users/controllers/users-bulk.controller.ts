@@ -46,7 +46,7 @@ export class UsersBulkController {
   async bulkCreateUsers(@Body(BulkCreateBodyPipe) users: NewUser[], @Req() request: AuditedRequest): Promise<UserResponseDto[]> {
     // Up to 100 passwords take seconds to hash: no transaction is held meanwhile. The users and
     // their audit row then commit together in the insert's transaction.
-    return (await this.users.bulkCreateUsers(users, this.auditor.successHook(request))).map(toUserResponse);
+    return (await this.service.bulkCreate(users, this.auditor.successHook(request))).map(toUserResponse);
   }
 
   @Patch('bulk')

@@ -21,7 +21,8 @@ import { CurrentUser } from '../auth/authenticated-user';
 import { UserIdPipe } from './user-id.pipe';
 import { UsersRoutes } from './users-routes.decorator';
 
-// Routes about one user, addressed by id, plus create and upsert.
+// Routes about one user, addressed by id, plus create and upsert. The rule from route to code:
+// reads call UsersRepository, every change calls UsersService (where the admin policy lives).
 @ApiTags('users')
 @ApiBearerAuth()
 @Roles('admin')
@@ -114,7 +115,7 @@ export class UsersController {
   @ApiOperation({ operationId: 'restoreUser', summary: 'Restore a soft-deleted user' })
   @ApiOkResponse({ type: UserResponseDto })
   async restoreUser(@Param('id', UserIdPipe) id: string): Promise<UserResponseDto> {
-    return toUserResponse(await this.users.restoreUser(id));
+    return toUserResponse(await this.service.restoreUser(id));
   }
 
   @Post(':id/deactivate')
@@ -134,7 +135,7 @@ export class UsersController {
   @ApiOperation({ operationId: 'reactivateUser', summary: 'Reactivate a user' })
   @ApiOkResponse({ type: UserResponseDto })
   async reactivateUser(@Param('id', UserIdPipe) id: string): Promise<UserResponseDto> {
-    return toUserResponse(await this.users.reactivateUser(id));
+    return toUserResponse(await this.service.reactivateUser(id));
   }
 
   @Put(':id/password')
@@ -154,7 +155,7 @@ export class UsersController {
   @ApiOperation({ operationId: 'assignUserRole', summary: 'Give a user a role (no-op if held)' })
   @ApiOkResponse({ type: UserResponseDto })
   async assignUserRole(@Param('id', UserIdPipe) id: string, @Body() body: RoleDto): Promise<UserResponseDto> {
-    return toUserResponse(await this.users.assignRoleToUser(id, body.role));
+    return toUserResponse(await this.service.assignRole(id, body.role));
   }
 
   @Delete(':id/roles/:role')
