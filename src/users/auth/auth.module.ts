@@ -1,7 +1,9 @@
 import { createSecretKey } from 'node:crypto';
-import { Module } from '@nestjs/common';
+import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { AppConfig } from '../../config/app-config';
+import { configureExpressRoutes } from '../../http/express-routes';
 import { ThrottlerStorageModule } from '../../throttling/throttler-storage.module';
 import { UsersModule } from '../users.module';
 import { AccessTokens } from './access-tokens.service';
@@ -38,4 +40,14 @@ import { RolesGuard } from './roles.guard';
   providers: [AccessTokens, AuthService, LoginLimiter, LoginAttemptGuard, AdminBootstrap, JwtAuthGuard, RolesGuard],
   exports: [JwtAuthGuard, RolesGuard, AdminBootstrap],
 })
-export class AuthModule {}
+export class AuthModule implements NestModule {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly config: AppConfig,
+  ) {}
+
+  // Under Express the module reads its routes' bodies itself (README "Express or Fastify").
+  configure(consumer: MiddlewareConsumer): void {
+    configureExpressRoutes(consumer, this.adapterHost, [AuthController], this.config.bodyLimitBytes);
+  }
+}
