@@ -50,7 +50,7 @@ export async function createApp(config: AppConfig, root: DynamicModule = AppModu
     // Requests that arrive while draining get the app's own 503 (below), not Fastify's body.
     return503OnClosing: false,
     // What Fastify and Node's HTTP parser refuse before any route runs gets the app's answer too.
-    frameworkErrors: answerFrameworkError,
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => answerFrameworkError(adapter, error, request, reply),
     clientErrorHandler: answerClientError,
     // A request (headers and body) must arrive within requestTimeout, or it is answered 408 and
     // its connection closed: a body trickled a byte at a time cannot hold a connection open.
@@ -74,7 +74,7 @@ export async function createApp(config: AppConfig, root: DynamicModule = AppModu
     void reply.header('x-request-id', request.id).header('cache-control', 'no-store');
     if (!adapter.draining) return done();
     void reply.header('connection', 'close');
-    sendError(reply, toErrorResponse(new ShuttingDownError(), String(request.id), drainLogger));
+    sendError(adapter, reply, toErrorResponse(new ShuttingDownError(), String(request.id), drainLogger));
   });
   // A keep-alive connection whose request was in flight is closed once it is answered.
   adapter.getInstance().addHook('onSend', (_request, reply, payload, done) => {
@@ -122,9 +122,9 @@ const boundaryLogger = new NestLogger('HttpServer');
 
 // A URL Fastify cannot route (a stray `%`, an over-long parameter): the app's error body, request
 // id and no-store, as for any other answer.
-function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+function answerFrameworkError(adapter: FastifyAdapter, error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   void reply.header('x-request-id', request.id).header('cache-control', 'no-store');
-  sendError(reply, toErrorResponse(error, String(request.id), boundaryLogger));
+  sendError(adapter, reply, toErrorResponse(error, String(request.id), boundaryLogger));
 }
 
 const CLIENT_ERRORS: Record<string, { status: number; message: string }> = {

@@ -74,6 +74,7 @@ export function usersModuleSettings(config: AppConfig): UsersModuleSettings {
       sensitive: config.throttleSensitive,
     },
     exportStatementTimeoutMs: config.exportStatementTimeoutMs,
+    bodyLimitBytes: config.bodyLimitBytes,
     bootstrapAdmin: config.adminEmail && config.adminPassword ? { email: config.adminEmail, password: config.adminPassword } : undefined,
   };
 }

@@ -2,6 +2,7 @@ import { Injectable, type CallHandler, type ExecutionContext, type NestIntercept
 import { Reflector } from '@nestjs/core';
 import { ClsService } from 'nestjs-cls';
 import { from, lastValueFrom, type Observable } from 'rxjs';
+import { requestIdOf } from '../common/http-exchange';
 import { AUDIT_ACTOR_ID, AUDIT_REQUEST, AUDIT_REQUEST_ID } from './audit-log.service';
 import { AUDIT_BY_HANDLER } from './audit.decorators';
 import type { AuditedRequest } from './audited-request';
@@ -28,7 +29,7 @@ export class AuditInterceptor implements NestInterceptor {
     return from(
       this.cls.run({ ifNested: 'inherit' }, async () => {
         this.cls.set(AUDIT_REQUEST, request);
-        this.cls.set(AUDIT_REQUEST_ID, String(request.id));
+        this.cls.set(AUDIT_REQUEST_ID, requestIdOf(request));
         this.cls.set(AUDIT_ACTOR_ID, request.user?.id ?? null);
         const result = byHandler ? await this.handle(next) : await this.auditor.commitWith(request, () => this.handle(next));
         request.audited = true;

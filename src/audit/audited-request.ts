@@ -1,10 +1,10 @@
-import type { FastifyRequest } from 'fastify';
+import type { HttpRequest } from '../common/http-exchange';
 import { isUuid } from '../common/paging';
 
 // What the audit pieces note on a request as it passes the guards, the interceptor and the
 // handler. `auditSubjectId` is the account a request turned out to be about when its path does
 // not say (the account a login names, whether or not the password matched).
-export interface AuditedRequest extends FastifyRequest {
+export interface AuditedRequest extends HttpRequest {
   user?: { id: string };
   auditAction?: string;
   audited?: boolean;

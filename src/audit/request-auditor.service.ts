@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { requestIdOf } from '../common/http-exchange';
 import { Db } from '../database/db.service';
 import type { AuditDetails } from './audit-details';
 import { AuditLog, type AuditContext, type AuditStatement } from './audit-log.service';
@@ -84,6 +85,6 @@ export class RequestAuditor {
   }
 
   private context(request: AuditedRequest): AuditContext {
-    return { actorId: request.user?.id ?? null, requestId: String(request.id) };
+    return { actorId: request.user?.id ?? null, requestId: requestIdOf(request) };
   }
 }

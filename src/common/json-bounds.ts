@@ -40,7 +40,8 @@ export class JsonBoundsScanner extends Transform {
     else done(null, bytes);
   }
 
-  private scan(bytes: Buffer): JsonBoundsError | undefined {
+  // Also public for a body some other parser already read in whole (jsonBoundsError).
+  scan(bytes: Buffer): JsonBoundsError | undefined {
     const { maxDepth, maxNodes } = this.bounds;
     for (let i = 0; i < bytes.length; i++) {
       const byte = bytes[i];
@@ -63,4 +64,10 @@ export class JsonBoundsScanner extends Transform {
     }
     return undefined;
   }
+}
+
+// The same bounds over a whole body at once: under Express a host's own JSON parser may have read
+// a body before the module's routes see it, and its JSON text is scanned again.
+export function jsonBoundsError(text: string, bounds: JsonBounds): JsonBoundsError | undefined {
+  return new JsonBoundsScanner(bounds).scan(Buffer.from(text));
 }

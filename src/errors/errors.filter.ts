@@ -1,10 +1,11 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, Optional, ServiceUnavailableException } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, Optional, ServiceUnavailableException, type HttpServer } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { ThrottlerException } from '@nestjs/throttler';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ErrorCode, RateLimitExceededError, ShuttingDownError } from './domain-error';
 import { isDatabaseUnavailable, isDataException, isQueryTimeout } from './database-errors';
 import { STATUS_BY_CODE } from './http-status';
 import { FailureRecorder } from './failure-recorder';
+import { requestIdOf, routePatternOf, type HttpRequest } from '../common/http-exchange';
 
 const CODE_BY_HTTP_STATUS: Partial<Record<number, ErrorCode>> = {
   400: ErrorCode.VALIDATION_FAILED,
@@ -95,7 +96,7 @@ function indicatorStatuses(response: unknown): Record<string, string> | undefine
 
 function httpStatusOf(error: unknown): number | undefined {
   if (error instanceof HttpException) return error.getStatus();
-  // Fastify's own errors (body too large, bad content type, malformed JSON) carry statusCode.
+  // The adapters' own errors (body too large, bad content type, malformed JSON) carry statusCode.
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
 }
@@ -116,29 +117,31 @@ function httpMessageOf(error: unknown): string {
 export class ErrorsFilter implements ExceptionFilter {
   private readonly logger = new Logger(ErrorsFilter.name);
 
-  constructor(@Optional() private readonly auditor?: FailureRecorder) {}
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    @Optional() private readonly auditor?: FailureRecorder,
+  ) {}
 
   async catch(error: unknown, host: ArgumentsHost): Promise<void> {
     const http = host.switchToHttp();
-    const request = http.getRequest<FastifyRequest>();
-    const reply = http.getResponse<FastifyReply>();
-    const response = toErrorResponse(error, String(request.id), this.logger);
+    const request = http.getRequest<HttpRequest & { user?: { id: string } }>();
+    const response = toErrorResponse(error, requestIdOf(request), this.logger);
     // Every failed @Audited request is audited here, with the status it gets: guard rejections
     // (401, 403, 429) never reach the audit interceptor at all. Not when the database is down: the audit row could not be written, and trying would only
     // hold the answer for another connect timeout.
     if (response.body.statusCode !== 503) await this.auditor?.recordFailure(request, { status: response.body.statusCode, errorCode: response.body.code });
     if (response.body.statusCode === 401 || response.body.statusCode === 403) this.logDenied(request, response.body);
-    sendError(reply, response);
+    sendError(this.adapterHost.httpAdapter, http.getResponse(), response);
   }
 
   // Every refused authentication or authorization leaves a security log line, on read routes
   // too (mutating routes also get an audit row): who, from where, what, and why.
-  private logDenied(request: FastifyRequest & { user?: { id: string } }, body: ErrorBody): void {
+  private logDenied(request: HttpRequest & { user?: { id: string } }, body: ErrorBody): void {
     this.logger.warn(
       {
         requestId: body.requestId,
         method: request.method,
-        route: request.routeOptions.url ?? null,
+        route: routePatternOf(request),
         status: body.statusCode,
         code: body.code,
         actorId: request.user?.id ?? null,
@@ -149,8 +152,10 @@ export class ErrorsFilter implements ExceptionFilter {
   }
 }
 
-export function sendError(reply: FastifyReply, { body, retryAfterSeconds }: ErrorResponse): void {
-  if (reply.sent) return;
-  if (retryAfterSeconds !== undefined) reply.header('Retry-After', String(retryAfterSeconds));
-  void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);
+// Through the HTTP adapter (Express or Fastify), so the one body is written the same way under both.
+export function sendError(http: Pick<HttpServer, 'isHeadersSent' | 'setHeader' | 'reply'>, reply: unknown, { body, retryAfterSeconds }: ErrorResponse): void {
+  if (http.isHeadersSent(reply)) return;
+  if (retryAfterSeconds !== undefined) http.setHeader(reply, 'Retry-After', String(retryAfterSeconds));
+  http.setHeader(reply, 'content-type', 'application/json; charset=utf-8');
+  http.reply(reply, body, body.statusCode);
 }

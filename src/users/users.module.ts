@@ -1,6 +1,6 @@
 import { createSecretKey } from 'node:crypto';
-import { Module, type DynamicModule, type FactoryProvider, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
-import { RouterModule } from '@nestjs/core';
+import { Inject, Module, type DynamicModule, type FactoryProvider, type MiddlewareConsumer, type ModuleMetadata, type NestModule, type Provider, type Type } from '@nestjs/common';
+import { HttpAdapterHost, RouterModule } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -8,6 +8,7 @@ import { AuditModule } from '../audit/audit.module';
 import { CacheStoreModule, type CacheSettings } from '../cache/cache.module';
 import { DatabaseModule, DbConnection } from '../database/database.module';
 import { TableNames } from '../database/table-names';
+import { configureExpressRoutes } from '../http/express-routes';
 import type { ThrottleSettings } from '../throttling/throttle.settings';
 import { ThrottlingModule } from '../throttling/throttling.module';
 import { AccessTokens } from './auth/access-tokens.service';
@@ -35,6 +36,13 @@ import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 
 const USERS_MODULE_OPTIONS = Symbol('USERS_MODULE_OPTIONS');
+const USERS_ROUTES = Symbol('USERS_ROUTES');
+
+// The controllers this instance mounts, and under which path.
+interface MountedRoutes {
+  controllers: Type[];
+  prefix: string;
+}
 
 // The users data layer as a dynamic module, for this app and for any NestJS host:
 // - UsersRepository (and UsersService, the admin policy) for the host's own modules;
@@ -43,7 +51,19 @@ const USERS_MODULE_OPTIONS = Symbol('USERS_MODULE_OPTIONS');
 //   so nothing depends on what the host registers globally;
 // - on the host's TypeORM data source, or on a pool of its own.
 @Module({})
-export class UsersModule {
+export class UsersModule implements NestModule {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly settings: UsersSettings,
+    @Inject(USERS_ROUTES) private readonly routes: MountedRoutes,
+  ) {}
+
+  // Under Express the module reads its routes' bodies itself (README "Express or Fastify").
+  configure(consumer: MiddlewareConsumer): void {
+    if (this.routes.controllers.length === 0) return;
+    configureExpressRoutes(consumer, this.adapterHost, this.routes.controllers, this.settings.bodyLimitBytes, this.routes.prefix);
+  }
+
   static forRoot(options: UsersModuleOptions): DynamicModule {
     const { dataSource, routes, authGuard, isGlobal, ...settings } = options;
     return UsersModule.assemble({ dataSource, routes, authGuard, isGlobal }, { provide: USERS_MODULE_OPTIONS, useValue: settings });
@@ -96,6 +116,7 @@ export class UsersModule {
         AdminBootstrap,
         RolesGuard,
         UsersAuthGuard,
+        { provide: USERS_ROUTES, useValue: { controllers, prefix: prefix ?? '' } satisfies MountedRoutes },
         ...(ownAuth ? [AccessTokens, AuthService, LoginLimiter, LoginAttemptGuard, JwtAuthGuard, { provide: AUTHENTICATION, useExisting: JwtAuthGuard }] : []),
         ...(definition.authGuard ? [definition.authGuard, { provide: AUTHENTICATION, useExisting: definition.authGuard }] : []),
       ],

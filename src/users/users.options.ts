@@ -42,6 +42,8 @@ export interface UsersModuleSettings {
   throttle?: { windowMs?: number; loginAccountFailures?: number; loginAddress?: number; sensitive?: Partial<Record<SensitiveAction, number>> };
   // Statement timeout of a streamed export.
   exportStatementTimeoutMs?: number;
+  // The largest body of the bulk and import routes (others take less; see "Express or Fastify").
+  bodyLimitBytes?: number;
   // An administrator made sure of at startup (created, or given the first admin role).
   bootstrapAdmin?: { email: string; password: string };
 }
@@ -66,6 +68,7 @@ export class UsersSettings {
   readonly cache: CacheSettings;
   readonly throttle: ThrottleSettings;
   readonly exportStatementTimeoutMs: number;
+  readonly bodyLimitBytes: number;
   readonly bootstrapAdmin?: { email: string; password: string };
 
   constructor(settings: UsersModuleSettings, definition: UsersModuleDefinition) {
@@ -105,6 +108,7 @@ export class UsersSettings {
       redis,
     };
     this.exportStatementTimeoutMs = settings.exportStatementTimeoutMs ?? 600000;
+    this.bodyLimitBytes = settings.bodyLimitBytes ?? 10 * 1024 * 1024;
     this.bootstrapAdmin = settings.bootstrapAdmin;
   }
 

@@ -1,9 +1,14 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
 import request from 'supertest';
 import { createApp } from '../../src/app.factory';
+import { AppModule } from '../../src/app.module';
 import type { AppConfig } from '../../src/config/app-config';
 import { hashPassword } from '../../src/users/password';
 import type { User } from '../../src/users/user.model';
@@ -21,8 +26,8 @@ export interface UserFactoryOverrides {
   roles?: string[];
 }
 
-export interface TestApp {
-  app: NestFastifyApplication;
+export interface TestApp<App extends INestApplication = NestFastifyApplication> {
+  app: App;
   http: Http;
   adminToken: string;
   admin: User;
@@ -55,7 +60,7 @@ export interface LoginReply {
 
 // POST /auth/login over a real TCP connection from `localAddress`, which the server sees as the
 // peer (supertest always connects from 127.0.0.1). The app must be listening (createTestApp does).
-export function loginFrom(app: NestFastifyApplication, localAddress: string, body: object, headers: Record<string, string> = {}): Promise<LoginReply> {
+export function loginFrom(app: INestApplication, localAddress: string, body: object, headers: Record<string, string> = {}): Promise<LoginReply> {
   const { port } = app.getHttpServer().address() as AddressInfo;
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -90,7 +95,32 @@ const UNTHROTTLED: Partial<AppConfig> = {
 
 // The whole application (AppModule through createApp, as production builds it) on a fresh
 // database, with an administrator created by the startup bootstrap and logged in over HTTP.
-export async function createTestApp(overrides: Partial<AppConfig> = {}): Promise<TestApp> {
+export function createTestApp(overrides: Partial<AppConfig> = {}): Promise<TestApp> {
+  return boot(overrides, async (config) => {
+    const app = await createApp(config);
+    await app.getHttpAdapter().getInstance().ready();
+    return app;
+  });
+}
+
+export interface ExpressTestAppOptions {
+  // Nest's default body parsers (json up to 100 KB, urlencoded), as a host that keeps them has;
+  // false is the setup the README recommends.
+  bodyParser?: boolean;
+}
+
+// The same module tree on @nestjs/platform-express, created as a host app would create it (no
+// app.factory.ts: that is this app's Fastify-only hardening), to prove the modules' routes work
+// under Express.
+export function createExpressTestApp(overrides: Partial<AppConfig> = {}, { bodyParser = false }: ExpressTestAppOptions = {}): Promise<TestApp<NestExpressApplication>> {
+  return boot(overrides, async (config) => {
+    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), new ExpressAdapter(), { bufferLogs: true, bodyParser, forceCloseConnections: true });
+    app.useLogger(app.get(Logger));
+    return app;
+  });
+}
+
+async function boot<App extends INestApplication>(overrides: Partial<AppConfig>, create: (config: AppConfig) => Promise<App>): Promise<TestApp<App>> {
   const database = await createTestDatabase();
   const config = testConfig(database.url, {
     ...UNTHROTTLED,
@@ -98,10 +128,9 @@ export async function createTestApp(overrides: Partial<AppConfig> = {}): Promise
     adminPassword: `admin-${randomBytes(12).toString('hex')}`,
     ...overrides,
   });
-  let app: NestFastifyApplication | undefined;
+  let app: App | undefined;
   try {
-    app = await createApp(config);
-    await app.getHttpAdapter().getInstance().ready();
+    app = await create(config);
     await app.listen(0, '127.0.0.1');
     return await assemble(app, config, database.drop);
   } catch (error) {
@@ -111,7 +140,7 @@ export async function createTestApp(overrides: Partial<AppConfig> = {}): Promise
   }
 }
 
-async function assemble(app: NestFastifyApplication, config: AppConfig, dropDatabase: () => Promise<void>): Promise<TestApp> {
+async function assemble<App extends INestApplication>(app: App, config: AppConfig, dropDatabase: () => Promise<void>): Promise<TestApp<App>> {
   const http = request(app.getHttpServer());
   const users = app.get(UsersRepository);
   const passwords = new Map<string, string>();

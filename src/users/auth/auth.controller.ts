@@ -8,10 +8,10 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
 import { Audited, AuditedByHandler } from '../../audit/audit.decorators';
 import type { AuditedRequest } from '../../audit/audited-request';
 import { RequestAuditor } from '../../audit/request-auditor.service';
+import type { HttpRequest } from '../../common/http-exchange';
 import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorators';
 import { toUserResponse, UserResponseDto } from '../dto/user-response.dto';
 import { AuthService, LOGIN_AUDIT_ACTION } from './auth.service';
@@ -46,9 +46,10 @@ export class AuthController {
   @ApiOkResponse({ type: AccessTokenDto })
   @ApiUnauthorizedResponse({ description: 'Unknown email, wrong password, or an account that cannot log in (one body for all)' })
   @ApiTooManyRequestsResponse({ description: 'Too many attempts from this address or failures for this account; see Retry-After' })
-  login(@Body() body: LoginDto, @Req() request: FastifyRequest): Promise<AccessTokenDto> {
+  login(@Body() body: LoginDto, @Req() request: HttpRequest): Promise<AccessTokenDto> {
     // request.ip honours TRUST_PROXY only: a client cannot pick its address with X-Forwarded-For.
-    return this.auth.login(body.email, body.password, request.ip);
+    // It is missing only once the client has gone, whose attempts then share one budget.
+    return this.auth.login(body.email, body.password, request.ip ?? '');
   }
 
   @Get('me')

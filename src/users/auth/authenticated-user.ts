@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import type { HttpRequest } from '../../common/http-exchange';
 
 // What the auth guard attaches to a request once the bearer token and the user behind it check out.
 export interface AuthenticatedUser {
@@ -8,7 +8,7 @@ export interface AuthenticatedUser {
   version: number;
 }
 
-export type AuthenticatedRequest = FastifyRequest & { user?: AuthenticatedUser };
+export type AuthenticatedRequest = HttpRequest & { user?: AuthenticatedUser };
 
 // The caller of a route guarded by JwtAuthGuard; only used on routes that are not @Public().
 export const CurrentUser = createParamDecorator((_data: unknown, context: ExecutionContext): AuthenticatedUser => {

@@ -1,5 +1,5 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import type { HttpRequest } from '../../common/http-exchange';
 import { LoginLimiter } from './login-limiter.service';
 
 // Counts a login attempt against the client address before the body is validated: guards run
@@ -10,7 +10,7 @@ export class LoginAttemptGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     // request.ip honours TRUST_PROXY only: a client cannot pick its address with X-Forwarded-For.
-    await this.limiter.countAddressAttempt(context.switchToHttp().getRequest<FastifyRequest>().ip);
+    await this.limiter.countAddressAttempt(context.switchToHttp().getRequest<HttpRequest>().ip ?? '');
     return true;
   }
 }

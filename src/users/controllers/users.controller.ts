@@ -1,11 +1,11 @@
 import { Body, Controller, Delete, Get, Head, Headers, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
 import type { AuditEntry } from '../../audit/audit-log.service';
 import { Audited, AuditedByHandler } from '../../audit/audit.decorators';
 import type { AuditedRequest } from '../../audit/audited-request';
 import { RequestAuditor } from '../../audit/request-auditor.service';
 import { BodyLimit } from '../../common/body-limits';
+import type { HttpReply } from '../../common/http-exchange';
 import { Roles } from '../auth/roles.decorator';
 import { ValidationFailedError } from '../../errors/domain-error';
 import { NoThrottle, SensitiveRoute } from '../../throttling/throttling.decorators';
@@ -50,9 +50,9 @@ export class UsersController {
   @BodyLimit('profile')
   @ApiOperation({ operationId: 'upsertUser', summary: 'Create the user with this email, or apply the defaults to it' })
   @ApiOkResponse({ type: UserResponseDto, description: 'Updated (201 when created)' })
-  async upsertUser(@CurrentUser() actor: Actor, @Body() body: UpsertUserDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UserResponseDto> {
+  async upsertUser(@CurrentUser() actor: Actor, @Body() body: UpsertUserDto, @Res({ passthrough: true }) reply: HttpReply): Promise<UserResponseDto> {
     const { user, created } = await this.service.upsertUser(actor, body.email, body.defaults);
-    void reply.status(created ? 201 : 200);
+    reply.status(created ? 201 : 200);
     return toUserResponse(user);
   }
 
@@ -68,15 +68,15 @@ export class UsersController {
   @NoThrottle()
   @ApiOperation({ operationId: 'getUser', summary: 'One user; include=files adds the user files' })
   @ApiOkResponse({ type: UserWithFilesResponseDto })
-  async getUser(@Param('id', UserIdPipe) id: string, @Query() query: GetUserQueryDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UserWithFilesResponseDto> {
+  async getUser(@Param('id', UserIdPipe) id: string, @Query() query: GetUserQueryDto, @Res({ passthrough: true }) reply: HttpReply): Promise<UserWithFilesResponseDto> {
     if (query.include === 'files') {
       const user = await this.users.getUserWithFiles(id);
       if (!user) throw new UserNotFoundError(id);
-      void reply.header('ETag', `"${user.version}"`);
+      reply.header('ETag', `"${user.version}"`);
       return toUserWithFilesResponse(user);
     }
     const user = await this.users.safeGetUserById(id);
-    void reply.header('ETag', `"${user.version}"`);
+    reply.header('ETag', `"${user.version}"`);
     return toUserResponse(user);
   }
 
@@ -92,10 +92,10 @@ export class UsersController {
     @Param('id', UserIdPipe) id: string,
     @Body() body: UpdateUserDto,
     @Headers('if-match') ifMatch: string | undefined,
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @Res({ passthrough: true }) reply: HttpReply,
   ): Promise<UserResponseDto> {
     const user = await this.service.updateUser(actor, id, body, parseIfMatch(ifMatch));
-    void reply.header('ETag', `"${user.version}"`);
+    reply.header('ETag', `"${user.version}"`);
     return toUserResponse(user);
   }
 
