@@ -1,6 +1,9 @@
 import jest from 'eslint-plugin-jest';
 import tseslint from 'typescript-eslint';
 
+// What only this app (the service around the module) may import.
+const APP_LEVEL = ['**/config/**', '**/logging/**', '**/health/**', '**/cli/**', '**/app.module', '**/app.factory', '**/main'];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'data/**', 'coverage/**', 'jest.config.js', 'eslint.config.mjs', 'test/setup/skipped-tests-reporter.js'] },
   ...tseslint.configs.recommendedTypeChecked,
@@ -17,6 +20,22 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/no-unsafe-call': 'off',
+    },
+  },
+  // Modules depend only downward: cross-cutting folders never import a feature or the app, and
+  // the users feature (the embeddable module) never imports the app's config, logging or CLIs.
+  {
+    files: ['src/{common,errors,database,audit,throttling,cache,validation,http}/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/users/**', ...APP_LEVEL], message: 'cross-cutting code depends only on common/, errors/ and database/, never on a feature or the app' }] }],
+    },
+  },
+  {
+    files: ['src/users/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: APP_LEVEL, message: "the users module is embedded in other apps: it takes its settings from UsersModule's options, never from this app" }] }],
     },
   },
   {

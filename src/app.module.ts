@@ -6,7 +6,7 @@ import { AppConfigModule } from './config/app-config.module';
 import { ErrorsFilter } from './errors/errors.filter';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
-import { resolveJwtSecret } from './users/auth/jwt-secret';
+import { resolveJwtSecret } from './config/jwt-secret';
 import { dataSourceOptions } from './users/users-data-source';
 import type { UsersModuleDefinition, UsersModuleSettings } from './users/users.options';
 import { UsersModule } from './users/users.module';

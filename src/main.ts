@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { createApp } from './app.factory';
-import { resolveJwtSecret } from './users/auth/jwt-secret';
+import { resolveJwtSecret } from './config/jwt-secret';
 import { loadConfigOrExit } from './config/load-config';
 import { openDatabaseServer } from './database/database-server';
 

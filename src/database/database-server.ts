@@ -1,4 +1,3 @@
-import type { AppConfig } from '../config/app-config';
 import { EmbeddedPostgres } from './embedded-postgres';
 
 export interface DatabaseServer {
@@ -7,7 +6,7 @@ export interface DatabaseServer {
 }
 
 // DATABASE_URL when configured; otherwise the embedded server with its data under DATA_DIR.
-export async function openDatabaseServer(config: AppConfig): Promise<DatabaseServer> {
+export async function openDatabaseServer(config: { databaseUrl?: string; dataDir: string; embeddedPostgresPort?: number }): Promise<DatabaseServer> {
   if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => undefined };
   const embedded = await EmbeddedPostgres.start({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
   return { url: embedded.url, stop: () => embedded.stop() };

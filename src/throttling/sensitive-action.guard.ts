@@ -1,7 +1,7 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { AuthenticatedRequest } from '../users/auth/authenticated-user';
-import type { SensitiveAction } from '../throttling/throttle.settings';
+import type { HttpRequest } from '../common/http-exchange';
+import type { SensitiveAction } from './throttle.settings';
 import { SensitiveActions } from './sensitive-actions.service';
 import { THROTTLE_ACTION } from './throttling.decorators';
 
@@ -9,7 +9,8 @@ import { THROTTLE_ACTION } from './throttling.decorators';
 // users, but nobody can hammer one account); the others are counted per caller.
 const COUNTED_PER_TARGET: ReadonlySet<SensitiveAction> = new Set(['password-change', 'anonymize']);
 
-type GuardedRequest = AuthenticatedRequest & { params: Record<string, string | undefined> };
+// The caller as the authentication guard that ran before left it (any guard that sets user.id).
+type GuardedRequest = HttpRequest & { user?: { id: string }; params: Record<string, string | undefined> };
 
 // The throttler guard for sensitive routes (@SensitiveRoute). It runs after authentication, so
 // the key is the user id plus the action; counters live in the throttler storage (Redis when

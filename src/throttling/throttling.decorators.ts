@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import type { SensitiveAction } from '../throttling/throttle.settings';
+import type { SensitiveAction } from './throttle.settings';
 
 export const THROTTLE_ACTION = 'throttling:action';
 export const THROTTLE_NONE = 'throttling:none';

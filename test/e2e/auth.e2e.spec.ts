@@ -14,7 +14,7 @@ import { RolesGuard } from '../../src/users/auth/roles.guard';
 import { UsersAuthGuard } from '../../src/users/auth/users-auth.guard';
 import { AdminBootstrap } from '../../src/users/auth/admin-bootstrap.service';
 import { createAdmin } from '../../src/cli/admin-cli';
-import { JWT_SECRET_FILE } from '../../src/users/auth/jwt-secret';
+import { JWT_SECRET_FILE } from '../../src/config/jwt-secret';
 import { Roles } from '../../src/users/auth/roles.decorator';
 import { NoThrottle } from '../../src/throttling/throttling.decorators';
 import { hashPassword } from '../../src/users/password';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AppConfig } from '../../config/app-config';
+import type { AppConfig } from './app-config';
 
 export const JWT_SECRET_FILE = 'jwt-secret';
 
