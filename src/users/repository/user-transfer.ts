@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { pipeline, type Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { isRealTimestamp } from '../../common/calendar';
 import { UsersSettings } from '../users.options';
@@ -18,6 +16,7 @@ import { CopyRows, type RowFraming } from './copy-rows';
 import { isUuid } from '../../common/paging';
 import { liveFilter } from './live-filter';
 import { duplicatesWithin, UserBulk, type PreparedUser } from './user-bulk';
+import { DbConnection } from '../../database/database.module';
 
 export interface SqlStatement {
   sql: string;
@@ -113,7 +112,7 @@ interface ImportExtras {
 @Injectable()
 export class UserTransfer {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly connection: DbConnection,
     private readonly config: UsersSettings,
     private readonly db: Db,
     private readonly bulk: UserBulk,
@@ -183,7 +182,7 @@ export class UserTransfer {
   // heap reads through the index, about twice the time at a million users.
   private async copyOut(row: string, options: ExportOptions, framing: RowFraming): Promise<Readable> {
     const sql = `COPY (SELECT ${row} FROM ${this.t.users} u WHERE ${liveFilter(options.withDeleted === true)}) TO STDOUT (FORMAT binary)`;
-    const driver = this.dataSource.driver as PostgresDriver;
+    const driver = this.connection.dataSource.driver as PostgresDriver;
     const [client, release] = (await driver.obtainMasterConnection()) as [PoolClient, (error?: Error) => void];
     let released = false;
     const releaseOnce = (error?: Error | null) => {

@@ -1,0 +1,218 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Injectable, Module, RequestMethod, type CanActivate, type ExecutionContext, type INestApplication, type Type } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Client } from 'pg';
+import request from 'supertest';
+import { UsersBulkController } from '../../src/users/controllers/users-bulk.controller';
+import { UsersQueryController } from '../../src/users/controllers/users-query.controller';
+import { UsersController } from '../../src/users/controllers/users.controller';
+import { UsersModule } from '../../src/users/users.module';
+import { UsersRepository } from '../../src/users/users.repository';
+import { uniqueEmail } from '../harness/create-test-app';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+// UsersModule embedded in hosts that register no global guard, filter or pipe of their own, on a
+// fresh database that already holds an unrelated `users` table (issue 8, points 1, 2 and 4).
+
+const ADAPTERS = ['fastify', 'express'] as const;
+type AdapterName = (typeof ADAPTERS)[number];
+const SECRET = randomBytes(32).toString('hex');
+
+// Every route of the module's user controllers, with sample parameters.
+function userRoutes(prefix: string): { method: string; path: string }[] {
+  const controllers: Type[] = [UsersQueryController, UsersBulkController, UsersController];
+  return controllers.flatMap((controller) => {
+    const base = String(Reflect.getMetadata(PATH_METADATA, controller));
+    const prototype = controller.prototype as Record<string, unknown>;
+    return Object.getOwnPropertyNames(prototype)
+      .filter((key) => key !== 'constructor' && Reflect.getMetadata(PATH_METADATA, prototype[key] as object) !== undefined)
+      .map((key) => {
+        const handler = prototype[key] as object;
+        const path = [prefix, base, String(Reflect.getMetadata(PATH_METADATA, handler))].filter((p) => p && p !== '/').join('/');
+        return { method: RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as number], path: `/${path.replace(':id', randomUUID()).replace(':role', 'team')}` };
+      });
+  });
+}
+
+async function listen(root: Type, adapter: AdapterName): Promise<INestApplication> {
+  const app =
+    adapter === 'fastify'
+      ? await NestFactory.create<NestFastifyApplication>(root, new FastifyAdapter(), { logger: false, abortOnError: false })
+      : await NestFactory.create(root, new ExpressAdapter(), { logger: false, bodyParser: false, abortOnError: false });
+  await app.listen(0, '127.0.0.1');
+  return app;
+}
+
+// A host's database before the module: its own `users` table, unrelated to ours.
+async function hostDatabase(): Promise<TestDatabase> {
+  const database = await createTestDatabase({ migrated: false });
+  await sql(database.url, `CREATE TABLE users (username text PRIMARY KEY, karma int NOT NULL); INSERT INTO users VALUES ('grace', 42)`);
+  return database;
+}
+
+async function sql<T = Record<string, unknown>>(url: string, text: string): Promise<T[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+describe.each(ADAPTERS)('a bare host module importing UsersModule.forRoot, on %s', (adapter) => {
+  let database: TestDatabase;
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+  const admin = { email: uniqueEmail('owner'), password: `owner-${randomBytes(8).toString('hex')}` };
+
+  beforeAll(async () => {
+    database = await hostDatabase();
+    // The module owns its pool and applies its migrations; routes under /admin; the admins are 'owner'.
+    @Module({
+      imports: [
+        UsersModule.forRoot({
+          database: { url: database.url, poolMax: 4 },
+          tablePrefix: 'acme_',
+          routes: { prefix: 'admin' },
+          adminRoles: ['owner'],
+          jwt: { secret: SECRET },
+          bootstrapAdmin: admin,
+        }),
+      ],
+    })
+    class HostModule {}
+    app = await listen(HostModule, adapter);
+    http = request(app.getHttpServer());
+  });
+  afterAll(async () => {
+    await app?.close();
+    await database?.drop();
+  });
+
+  const login = async (credentials: { email: string; password: string }): Promise<string> => {
+    const res = await http.post('/admin/auth/login').send(credentials).expect(200);
+    return (res.body as { accessToken: string }).accessToken;
+  };
+
+  it('answers 401 with its error body on every /users route without a token', async () => {
+    const routes = userRoutes('admin');
+    expect(routes.length).toBeGreaterThan(25);
+    const answers = await Promise.all(routes.map(async (r) => [`${r.method} ${r.path}`, (await http[r.method.toLowerCase() as 'get'](r.path)).status] as const));
+    expect(answers.filter(([, status]) => status !== 401)).toEqual([]);
+    const res = await http.get('/admin/users').expect(401);
+    expect(res.body).toMatchObject({ statusCode: 401, code: 'UNAUTHENTICATED', requestId: expect.any(String) });
+  });
+
+  it('answers 403 on every /users route to a caller without an admin role', async () => {
+    const token = await login(admin);
+    const member = { email: uniqueEmail('member'), password: 'a member password 1' };
+    await http.post('/admin/users').set('authorization', `Bearer ${token}`).send(member).expect(201);
+    const memberToken = await login(member);
+    const answers = await Promise.all(
+      userRoutes('admin').map(async (r) => [`${r.method} ${r.path}`, (await http[r.method.toLowerCase() as 'get'](r.path).set('authorization', `Bearer ${memberToken}`)).status] as const),
+    );
+    expect(answers.filter(([, status]) => status !== 403)).toEqual([]);
+  });
+
+  it("lets a holder of adminRoles in, serves nothing outside the prefix, and keeps the host's users table", async () => {
+    const token = await login(admin);
+    const res = await http.get('/admin/users').set('authorization', `Bearer ${token}`).expect(200);
+    expect((res.body as { items: { email: string; roles: string[] }[] }).items).toEqual(expect.arrayContaining([expect.objectContaining({ email: admin.email, roles: expect.arrayContaining(['owner']) })]));
+    await http.get('/users').set('authorization', `Bearer ${token}`).expect(404);
+    await expect(sql(database.url, 'SELECT username, karma FROM users')).resolves.toEqual([{ username: 'grace', karma: 42 }]);
+    const tables = await sql<{ table_name: string }>(database.url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
+    expect(tables.map((t) => t.table_name)).toEqual(['acme_audit_log', 'acme_files', 'acme_users', 'acme_users_migrations', 'users']);
+  });
+});
+
+// The host's own authentication: a header names the caller and their roles (a stand-in for a
+// session or an API gateway's identity).
+@Injectable()
+class HostHeaderGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; user?: unknown }>();
+    const id = req.headers['x-host-user'];
+    if (!id) return false;
+    req.user = { id, roles: (req.headers['x-host-roles'] ?? '').split(',') };
+    return true;
+  }
+}
+
+describe.each(ADAPTERS)("UsersModule on the host's TypeORM data source with the host's authGuard, on %s", (adapter) => {
+  let database: TestDatabase;
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+
+  beforeAll(async () => {
+    database = await hostDatabase();
+    @Module({
+      imports: [
+        TypeOrmModule.forRoot({ type: 'postgres', url: database.url }),
+        UsersModule.forRootAsync({
+          dataSource: 'default',
+          authGuard: HostHeaderGuard,
+          useFactory: () => ({ schema: 'identity', migrationsRun: true, adminRoles: ['ops'] }),
+        }),
+      ],
+    })
+    class HostModule {}
+    app = await listen(HostModule, adapter);
+    http = request(app.getHttpServer());
+  });
+  afterAll(async () => {
+    await app?.close();
+    await database?.drop();
+  });
+
+  it("authenticates with the host's guard and checks the module's admin roles", async () => {
+    const res = await http.get('/users').expect(401);
+    expect(res.body).toMatchObject({ statusCode: 401, code: 'UNAUTHENTICATED' });
+    await http.get('/users').set({ 'x-host-user': randomUUID(), 'x-host-roles': 'user' }).expect(403);
+    await http.get('/users').set({ 'x-host-user': randomUUID(), 'x-host-roles': 'ops' }).expect(200);
+    const created = await http.post('/users').set({ 'x-host-user': randomUUID(), 'x-host-roles': 'ops' }).send({ email: uniqueEmail('hosted'), password: 'a hosted password 1' }).expect(201);
+    expect(created.body).toMatchObject({ roles: ['user'] });
+    expect(created.body).not.toHaveProperty('hashedPassword');
+  });
+
+  it("mounts no /auth routes (the host authenticates) and keeps the module's tables in its schema", async () => {
+    await http.post('/auth/login').send({ email: 'a@example.com', password: 'whatever password' }).expect(404);
+    const tables = await sql<{ table_name: string }>(database.url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'identity' ORDER BY 1`);
+    expect(tables.map((t) => t.table_name)).toEqual(['audit_log', 'files', 'users', 'users_migrations']);
+    await expect(sql(database.url, 'SELECT username, karma FROM public.users')).resolves.toEqual([{ username: 'grace', karma: 42 }]);
+  });
+});
+
+describe('UsersModule with routes: false (repository only)', () => {
+  it('mounts no route and serves the repository to the host', async () => {
+    const database = await hostDatabase();
+    @Module({ imports: [UsersModule.forRoot({ database: { url: database.url }, tablePrefix: 'lib_', routes: false, jwt: { secret: SECRET } })] })
+    class HostModule {}
+    const app = await listen(HostModule, 'fastify');
+    try {
+      await request(app.getHttpServer()).get('/users').expect(404);
+      const users = app.get(UsersRepository);
+      const user = await users.createUserWithValidation(uniqueEmail('lib'), 'a library password 1');
+      await expect(users.getUserById(user.id)).resolves.toMatchObject({ id: user.id });
+      await expect(sql(database.url, 'SELECT count(*)::int AS n FROM lib_users')).resolves.toEqual([{ n: 1 }]);
+    } finally {
+      await app.close();
+      await database.drop();
+    }
+  });
+
+  it('refuses to start without a way to authenticate its routes, naming the option', async () => {
+    const database = await createTestDatabase();
+    try {
+      @Module({ imports: [UsersModule.forRoot({ database: { url: database.url } })] })
+      class HostModule {}
+      await expect(NestFactory.createApplicationContext(HostModule, { logger: false, abortOnError: false })).rejects.toThrow(/option jwt\.secret must be at least 32 characters/);
+    } finally {
+      await database.drop();
+    }
+  });
+});
