@@ -9,8 +9,7 @@ import helmet from '@fastify/helmet';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { bodyBounds, bodySizeOf } from './common/body-limits';
-import { JsonBoundsScanner } from './common/json-bounds';
+import { bodyBounds } from './common/body-limits';
 import { RESERVED_KEYS_REASON, reservedKeyPaths } from './common/reserved-keys';
 import { AppConfig } from './config/app-config';
 import { ShuttingDownError, ValidationFailedError } from './errors/domain-error';
@@ -81,7 +80,6 @@ export async function createApp(config: AppConfig, root: DynamicModule = AppModu
     if (adapter.draining) void reply.header('connection', 'close');
     done(null, payload);
   });
-  installBodyLimits(adapter.getInstance(), config);
   const app = await NestFactory.create<NestFastifyApplication>(root, adapter, {
     bufferLogs: true,
     // The body parsers are Fastify's, configured below.
@@ -89,8 +87,9 @@ export async function createApp(config: AppConfig, root: DynamicModule = AppModu
   });
   app.useLogger(app.get(Logger));
   await app.register(helmet, { contentSecurityPolicy: false });
-  // Bodies are JSON, or text/csv for imports (reaching the controller as a string). Any other type
-  // is refused with 415 by Fastify before a guard runs, so it costs no rate-limit budget.
+  // Bodies are JSON, or text/csv for imports (UsersModule adds that parser, with each of its
+  // routes' limits). Any other type is refused with 415 by Fastify before a guard runs, so it
+  // costs no rate-limit budget.
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser(['text/plain', 'application/json']);
   // Fastify's own JSON parser (it refuses __proto__ and constructor.prototype keys), with an
@@ -99,7 +98,6 @@ export async function createApp(config: AppConfig, root: DynamicModule = AppModu
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     void parseJson(request, body.toString(), (error, value) => done(error ? (reservedKeysError(body) ?? error) : null, value));
   });
-  fastify.addContentTypeParser('text/csv', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   setUpOpenApi(app);
   await app.init();
   return app;
@@ -150,31 +148,6 @@ function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, 
     );
   }
   socket.destroy();
-}
-
-// Each route's byte limit and JSON bounds come from its @BodyLimit (small by default). A JSON
-// body is scanned as it arrives and refused (400) once it nests too deep or holds too many
-// values for its route, before it is parsed: a 10 MB array of empty objects never reaches
-// JSON.parse, class-transformer or class-validator.
-function installBodyLimits(fastify: FastifyInstance, config: AppConfig): void {
-  const bounds = bodyBounds(config.bodyLimitBytes);
-  // Registered before Nest adds its routes, so that each of them gets its own limit.
-  fastify.addHook('onRoute', (route) => {
-    route.bodyLimit = bounds[bodySizeOf(route.config)].bytes;
-  });
-  fastify.addHook('preParsing', (request, _reply, payload, done) => {
-    if (!/^\s*application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
-      done(null, payload);
-      return;
-    }
-    const scanner = new JsonBoundsScanner(bounds[bodySizeOf(request.routeOptions.config)]);
-    // An aborted upload ends the scan too, so the parser never waits for it. The parser listens
-    // for the scanner's error; when Fastify refused the body first (413 from its Content-Length)
-    // nobody does, and the error must not be an unhandled one.
-    payload.on('error', (error) => scanner.destroy(error));
-    scanner.on('error', () => undefined);
-    done(null, payload.pipe(scanner));
-  });
 }
 
 // Swagger UI at /docs and the OpenAPI document at /docs-json, generated from the DTOs.

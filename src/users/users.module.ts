@@ -1,6 +1,7 @@
 import { createSecretKey } from 'node:crypto';
 import { Inject, Module, type DynamicModule, type FactoryProvider, type MiddlewareConsumer, type ModuleMetadata, type NestModule, type Provider, type Type } from '@nestjs/common';
-import { HttpAdapterHost, RouterModule } from '@nestjs/core';
+import { ApplicationConfig, HttpAdapterHost, RouterModule } from '@nestjs/core';
+import { PATH_METADATA } from '@nestjs/common/constants';
 import { JwtModule } from '@nestjs/jwt';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -9,6 +10,7 @@ import { CacheStoreModule, type CacheSettings } from '../cache/cache.module';
 import { DatabaseModule, DbConnection } from '../database/database.module';
 import { TableNames } from '../database/table-names';
 import { configureExpressRoutes } from '../http/express-routes';
+import { configureFastifyRoutes } from '../http/fastify-routes';
 import type { ThrottleSettings } from '../throttling/throttle.settings';
 import { ThrottlingModule } from '../throttling/throttling.module';
 import { AccessTokens } from './auth/access-tokens.service';
@@ -54,14 +56,19 @@ interface MountedRoutes {
 export class UsersModule implements NestModule {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
+    private readonly appConfig: ApplicationConfig,
     private readonly settings: UsersSettings,
     @Inject(USERS_ROUTES) private readonly routes: MountedRoutes,
   ) {}
 
-  // Under Express the module reads its routes' bodies itself (README "Express or Fastify").
+  // The routes' body limits, JSON bounds, text/csv imports and error body, on whichever adapter
+  // the host runs (README "Express or Fastify"). Nest calls this before it registers the routes.
   configure(consumer: MiddlewareConsumer): void {
     if (this.routes.controllers.length === 0) return;
     configureExpressRoutes(consumer, this.adapterHost, this.routes.controllers, this.settings.bodyLimitBytes, this.routes.prefix);
+    const base = [this.appConfig.getGlobalPrefix(), this.routes.prefix].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/');
+    const paths = this.routes.controllers.map((c) => `/${[base, String(Reflect.getMetadata(PATH_METADATA, c))].filter(Boolean).join('/')}`);
+    configureFastifyRoutes(this.adapterHost, [...new Set(paths)], this.settings.bodyLimitBytes);
   }
 
   static forRoot(options: UsersModuleOptions): DynamicModule {

@@ -119,6 +119,28 @@ describe.each(ADAPTERS)('a bare host module importing UsersModule.forRoot, on %s
     expect(answers.filter(([, status]) => status !== 403)).toEqual([]);
   });
 
+  it('takes CSV imports, bulk bodies, streamed exports and refuses oversized or over-deep bodies with its error body', async () => {
+    const auth = { authorization: `Bearer ${await login(admin)}` };
+    const csv = `email,fullName\n${uniqueEmail('csv')},Ada Csv\n${uniqueEmail('csv')},Bob Csv\n`;
+    const imported = await http.post('/admin/users/import').set(auth).set('content-type', 'text/csv').send(csv).expect(201);
+    expect(imported.body).toMatchObject({ count: 2, dryRun: false });
+    // About 60 KB: over the small limit (8 KiB), within the bulk one.
+    const bulk = { users: Array.from({ length: 300 }, (_, i) => ({ email: `bulk-${i}-${uniqueEmail('b')}`, fullName: 'n'.repeat(150) })) };
+    await http.post('/admin/users/import?dryRun=true').set(auth).send(bulk).expect(201);
+    const tooLarge = await http.post('/admin/users').set(auth).send({ email: uniqueEmail('big'), password: 'x'.repeat(20_000) }).expect(413);
+    expect(tooLarge.body).toMatchObject({ statusCode: 413, code: 'PAYLOAD_TOO_LARGE', requestId: expect.any(String) });
+    const deep = await http.patch(`/admin/users/${randomUUID()}`).set(auth).set('content-type', 'application/json').send(`{"metadata":${'['.repeat(64)}${']'.repeat(64)}}`).expect(400);
+    expect(deep.body).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+    const exported = await http.get('/admin/users/export?format=csv').set(auth).buffer(true).parse((res, done) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => done(null, text));
+    });
+    expect(exported.status).toBe(200);
+    expect(exported.headers['content-type']).toMatch(/^text\/csv/);
+    expect(String(exported.body)).toContain('Ada Csv');
+  });
+
   it("lets a holder of adminRoles in, serves nothing outside the prefix, and keeps the host's users table", async () => {
     const token = await login(admin);
     const res = await http.get('/admin/users').set('authorization', `Bearer ${token}`).expect(200);
