@@ -37,7 +37,9 @@ import { UsersSettings, type UsersModuleAsyncOptions, type UsersModuleDefinition
 import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 
-const USERS_MODULE_OPTIONS = Symbol('USERS_MODULE_OPTIONS');
+// The options as given (forRoot's object, or what forRootAsync's factory returned); UsersSettings
+// holds them checked and completed.
+export const USERS_MODULE_OPTIONS = Symbol('USERS_MODULE_OPTIONS');
 const USERS_ROUTES = Symbol('USERS_ROUTES');
 
 // The controllers this instance mounts, and under which path.

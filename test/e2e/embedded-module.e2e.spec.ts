@@ -5,6 +5,10 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ClsPluginTransactional, TransactionHost } from '@nestjs-cls/transactional';
+import { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
+import { ClsModule } from 'nestjs-cls';
+import { DataSource } from 'typeorm';
 import { Client } from 'pg';
 import request from 'supertest';
 import { UsersBulkController } from '../../src/users/controllers/users-bulk.controller';
@@ -175,6 +179,11 @@ describe.each(ADAPTERS)("UsersModule on the host's TypeORM data source with the 
     @Module({
       imports: [
         TypeOrmModule.forRoot({ type: 'postgres', url: database.url }),
+        // The host's own nestjs-cls and transactional plugin (default transaction host).
+        ClsModule.forRoot({
+          global: true,
+          plugins: [new ClsPluginTransactional({ imports: [TypeOrmModule], adapter: new TransactionalAdapterTypeOrm({ dataSourceToken: DataSource }) })],
+        }),
         UsersModule.forRootAsync({
           dataSource: 'default',
           authGuard: HostHeaderGuard,
@@ -199,6 +208,25 @@ describe.each(ADAPTERS)("UsersModule on the host's TypeORM data source with the 
     const created = await http.post('/users').set({ 'x-host-user': randomUUID(), 'x-host-roles': 'ops' }).send({ email: uniqueEmail('hosted'), password: 'a hosted password 1' }).expect(201);
     expect(created.body).toMatchObject({ roles: ['user'] });
     expect(created.body).not.toHaveProperty('hashedPassword');
+  });
+
+  it("keeps the module's transactions apart from the host's own transaction host", async () => {
+    const users = app.get(UsersRepository);
+    const hostTx = app.get<TransactionHost<TransactionalAdapterTypeOrm>>(TransactionHost);
+    const email = uniqueEmail('tx');
+    await expect(
+      users.dbTransaction(async () => {
+        await users.createUserWithValidation(email, 'a rolled back password 1');
+        // Inside the module's transaction, the host's transaction host has none of its own.
+        expect(hostTx.isTransactionActive()).toBe(false);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    await expect(users.isEmailUnique(email)).resolves.toBe(true);
+    await hostTx.withTransaction(async () => {
+      await users.createUserWithValidation(email, 'a committed password 1');
+    });
+    await expect(users.isEmailUnique(email)).resolves.toBe(false);
   });
 
   it("mounts no /auth routes (the host authenticates) and keeps the module's tables in its schema", async () => {
