@@ -1,9 +1,11 @@
-import { Controller, Get, Inject, Injectable, Module, NotFoundException, Param, type DynamicModule, type OnModuleDestroy } from '@nestjs/common';
+import { Controller, Get, Inject, Injectable, Module, NotFoundException, Param, UseGuards, type DynamicModule, type OnModuleDestroy } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Pool } from 'pg';
 import { createApp } from '../src/app.factory';
 import { AppModule } from '../src/app.module';
 import { Roles } from '../src/users/auth/roles.decorator';
+import { RolesGuard } from '../src/users/auth/roles.guard';
+import { UsersAuthGuard } from '../src/users/auth/users-auth.guard';
 import { AppConfig } from '../src/config/app-config';
 import { NoThrottle } from '../src/throttling/throttling.decorators';
 import { toUser, USER_COLUMNS, type UserRow } from '../src/users/user-row';
@@ -31,8 +33,9 @@ export class BarePool implements OnModuleDestroy {
 const USER_BY_ID = `SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`;
 
 // Reference routes, mounted only in the bench's app. They declare the same role and throttling as
-// GET /users/:id, so they cross the same guards; only the work behind them differs.
+// GET /users/:id and cross the same authentication and role guards; only the work behind them differs.
 @Roles('admin')
+@UseGuards(UsersAuthGuard, RolesGuard)
 @Controller('bench')
 class BenchReferenceController {
   constructor(

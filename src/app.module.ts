@@ -17,6 +17,7 @@ import { UsersModule } from './users/users.module';
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
+    const users = appUsersModule();
     return {
       module: AppModule,
       imports: [
@@ -24,9 +25,11 @@ export class AppModule {
         LoggingModule,
         appDataSource(),
         HealthModule,
-        appUsersModule(),
+        users,
       ],
       providers: [{ provide: APP_FILTER, useClass: ErrorsFilter }],
+      // For modules built on the app (the bench's reference routes use the module's guards).
+      exports: [users],
     };
   }
 }
