@@ -1,10 +1,10 @@
 import { Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { ClsPluginTransactional } from '@nestjs-cls/transactional';
+import { ClsPluginTransactional, getTransactionHostToken, type TransactionHost } from '@nestjs-cls/transactional';
 import { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
-import { ClsModule } from 'nestjs-cls';
+import { ClsModule, ClsService } from 'nestjs-cls';
 import type { DataSource } from 'typeorm';
 import type { SettingsSource } from '../common/settings-source';
-import { Db, DB_CONNECTION } from './db.service';
+import { Db } from './db.service';
 import { TableNames } from './table-names';
 
 // The data source Db runs on, whether this module created it (and so must close it) or was
@@ -29,11 +29,12 @@ class OwnedDataSourceCloser implements OnApplicationShutdown {
 }
 
 // Db on a PostgreSQL data source given by whoever imports the module. Transactions live in
-// AsyncLocalStorage under a connection name of their own, so a host that uses
-// @nestjs-cls/transactional for its own data source keeps its default transaction host.
+// AsyncLocalStorage under `connectionName`, a transaction host of their own (the plugin's hosts are
+// global): a host that uses @nestjs-cls/transactional keeps its default one, and two importers
+// with their own names never run on each other's data source.
 @Module({})
 export class DatabaseModule {
-  static register(connection: SettingsSource<DbConnection>): DynamicModule {
+  static register(connection: SettingsSource<DbConnection>, connectionName: string): DynamicModule {
     const connectionProvider = { provide: DbConnection, inject: connection.inject ?? [], useFactory: connection.useFactory };
     const dataSourceProvider = { provide: DB_DATA_SOURCE, inject: [DbConnection], useFactory: (c: DbConnection) => c.dataSource };
     const tablesProvider = { provide: TableNames, inject: [DbConnection], useFactory: (c: DbConnection) => c.tables };
@@ -47,7 +48,7 @@ export class DatabaseModule {
     const cls = ClsModule.forRoot({
       plugins: [
         new ClsPluginTransactional({
-          connectionName: DB_CONNECTION,
+          connectionName,
           imports: [connectionModule],
           adapter: new TransactionalAdapterTypeOrm({ dataSourceToken: DB_DATA_SOURCE }),
         }),
@@ -56,7 +57,14 @@ export class DatabaseModule {
     return {
       module: DatabaseModule,
       imports: [connectionModule, cls],
-      providers: [Db, OwnedDataSourceCloser],
+      providers: [
+        {
+          provide: Db,
+          inject: [getTransactionHostToken(connectionName), ClsService],
+          useFactory: (txHost: TransactionHost<TransactionalAdapterTypeOrm>, cls: ClsService) => new Db(txHost, cls),
+        },
+        OwnedDataSourceCloser,
+      ],
       exports: [Db, connectionModule, cls],
     };
   }

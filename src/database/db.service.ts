@@ -1,5 +1,4 @@
-import { Injectable } from '@nestjs/common';
-import { InjectTransactionHost, TransactionHost } from '@nestjs-cls/transactional';
+import type { TransactionHost } from '@nestjs-cls/transactional';
 import type { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
 import { ClsService } from 'nestjs-cls';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
@@ -7,8 +6,6 @@ import type { QueryRunner } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { retryIdempotentOnLostConnection } from '../errors/database-errors';
 
-// The name of Db's transaction host in @nestjs-cls/transactional.
-export const DB_CONNECTION = 'nest-users';
 const AFTER_COMMIT = Symbol('db:afterCommit');
 const SESSION = Symbol('db:session');
 type Hook = () => Promise<void>;
@@ -63,10 +60,10 @@ export class DbSession implements AsyncDisposable {
 // The repository's door to PostgreSQL. Every statement runs on the ambient transaction when one
 // is open (nestjs-cls keeps it in AsyncLocalStorage), else on the ambient session's connection,
 // else on a pooled connection.
-@Injectable()
+// Built by DatabaseModule, on the transaction host of its own connection name.
 export class Db {
   constructor(
-    @InjectTransactionHost(DB_CONNECTION) private readonly txHost: TransactionHost<TransactionalAdapterTypeOrm>,
+    private readonly txHost: TransactionHost<TransactionalAdapterTypeOrm>,
     private readonly cls: ClsService,
   ) {}
 

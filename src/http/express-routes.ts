@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Logger, type MiddlewareConsumer, type RequestMethod, type Type } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import type { HttpAdapterHost } from '@nestjs/core';
-import { BODY_SIZE, bodyBounds, type BodySize } from '../common/body-limits';
+import { bodyBounds, bodySizeOfHandler, type BodySize } from '../common/body-limits';
 import { requestIdOf } from '../common/http-exchange';
 import { jsonBoundsError, JsonBoundsScanner, type JsonBounds } from '../common/json-bounds';
 import { RESERVED_KEYS_REASON, reservedKeyPaths } from '../common/reserved-keys';
@@ -147,10 +147,17 @@ function prototypeKeyError(value: unknown): ValidationFailedError | undefined {
 function takenBodyError(request: BodyRequest, kind: 'json' | 'csv' | undefined, bounds: RouteBounds): unknown {
   if (request.body === undefined) return undefined;
   if (!kind) return httpError(415, `Unsupported Media Type: ${request.headers['content-type'] ?? 'none'}`);
-  const text = typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+  let text: string;
+  try {
+    text = typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+  } catch {
+    // Nested deeper than the stack allows (the host's parser took it): over any route's bounds.
+    return new ValidationFailedError([{ field: 'body', reason: 'nests too deep' }]);
+  }
   if (Math.max(Number(request.headers['content-length']) || 0, Buffer.byteLength(text)) > bounds.bytes) return tooLarge();
   if (kind === 'csv') return undefined;
-  return prototypeKeyError(request.body) ?? jsonBoundsError(text, bounds);
+  // The bounds first: they are checked on the text without recursion, the prototype keys by a walk.
+  return jsonBoundsError(text, bounds) ?? prototypeKeyError(request.body);
 }
 
 // Each route of the controllers under the size its @BodyLimit declares (small by default).
@@ -164,7 +171,7 @@ function routesBySize(controllers: Type[], prefix: string): Record<BodySize, Rou
       if (key === 'constructor' || typeof handler !== 'function') continue;
       const path = Reflect.getMetadata(PATH_METADATA, handler) as string | undefined;
       if (path === undefined) continue;
-      const size = (Reflect.getMetadata(BODY_SIZE, handler) as BodySize | undefined) ?? 'small';
+      const size = bodySizeOfHandler(handler);
       const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod;
       routes[size].push({ path: [prefix, base, path].filter((part) => part && part !== '/').join('/'), method });
     }

@@ -1,7 +1,6 @@
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomUUID } from 'node:crypto';
 import { Inject, Module, type DynamicModule, type FactoryProvider, type MiddlewareConsumer, type ModuleMetadata, type NestModule, type Provider, type Type } from '@nestjs/common';
-import { ApplicationConfig, HttpAdapterHost, RouterModule } from '@nestjs/core';
-import { PATH_METADATA } from '@nestjs/common/constants';
+import { HttpAdapterHost, RouterModule } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -24,6 +23,7 @@ import { RolesGuard } from './auth/roles.guard';
 import { AUTHENTICATION, UsersAuthGuard } from './auth/users-auth.guard';
 import { UsersBulkController } from './controllers/users-bulk.controller';
 import { UsersQueryController } from './controllers/users-query.controller';
+import { USERS_ROUTES_OWNER } from './controllers/users-routes.decorator';
 import { UsersController } from './controllers/users.controller';
 import { UserBulk } from './repository/user-bulk';
 import { UserPrivacy } from './repository/user-privacy';
@@ -41,6 +41,7 @@ import { UsersService } from './users.service';
 // holds them checked and completed.
 export const USERS_MODULE_OPTIONS = Symbol('USERS_MODULE_OPTIONS');
 const USERS_ROUTES = Symbol('USERS_ROUTES');
+const USERS_INSTANCE = Symbol('USERS_INSTANCE');
 
 // The controllers this instance mounts, and under which path.
 interface MountedRoutes {
@@ -58,7 +59,6 @@ interface MountedRoutes {
 export class UsersModule implements NestModule {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
-    private readonly appConfig: ApplicationConfig,
     private readonly settings: UsersSettings,
     @Inject(USERS_ROUTES) private readonly routes: MountedRoutes,
   ) {}
@@ -68,9 +68,7 @@ export class UsersModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     if (this.routes.controllers.length === 0) return;
     configureExpressRoutes(consumer, this.adapterHost, this.routes.controllers, this.settings.bodyLimitBytes, this.routes.prefix);
-    const base = [this.appConfig.getGlobalPrefix(), this.routes.prefix].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/');
-    const paths = this.routes.controllers.map((c) => `/${[base, String(Reflect.getMetadata(PATH_METADATA, c))].filter(Boolean).join('/')}`);
-    configureFastifyRoutes(this.adapterHost, [...new Set(paths)], this.settings.bodyLimitBytes);
+    configureFastifyRoutes(this.adapterHost, USERS_ROUTES_OWNER, this.settings.bodyLimitBytes);
   }
 
   static forRoot(options: UsersModuleOptions): DynamicModule {
@@ -84,24 +82,32 @@ export class UsersModule implements NestModule {
   }
 
   private static assemble(definition: UsersModuleDefinition, options: Provider, hostImports: ModuleMetadata['imports'] = []): DynamicModule {
+    // Several instances in one host (two tenants, two databases) must share nothing. Nest tells
+    // dynamic modules apart by their metadata, where a factory counts by its source text: the
+    // instance's id makes every internal module that imports the settings its own. And a module
+    // class per instance, because RouterModule keys a route prefix by module class.
+    const instance = randomUUID();
+    const moduleClass = class extends UsersModule {};
+    Object.defineProperty(moduleClass, 'name', { value: UsersModule.name });
     // One module holds the settings; every internal module that needs them imports it.
     const settingsModule: DynamicModule = {
       module: class UsersSettingsModule {},
       imports: hostImports,
       providers: [
+        { provide: USERS_INSTANCE, useValue: instance },
         options,
         { provide: UsersSettings, inject: [USERS_MODULE_OPTIONS], useFactory: (settings: UsersModuleSettings) => new UsersSettings(settings, definition) },
       ],
       exports: [UsersSettings],
     };
     const fromSettings = <T>(pick: (settings: UsersSettings) => T) => ({ imports: [settingsModule], inject: [UsersSettings], useFactory: pick });
-    const database = DatabaseModule.register(connectionSource(definition, settingsModule));
+    const database = DatabaseModule.register(connectionSource(definition, settingsModule), `nest-users:${instance}`);
     const routed = definition.routes !== false;
     const ownAuth = definition.authGuard === undefined;
     const controllers: Type[] = routed ? [UsersQueryController, UsersBulkController, UsersController, ...(ownAuth ? [AuthController] : [])] : [];
     const prefix = definition.routes ? definition.routes.prefix?.replace(/^\/+|\/+$/g, '') : undefined;
     return {
-      module: UsersModule,
+      module: moduleClass,
       global: definition.isGlobal === true,
       imports: [
         settingsModule,
@@ -110,7 +116,7 @@ export class UsersModule implements NestModule {
         CacheStoreModule.register(fromSettings<CacheSettings>((s) => s.cache)),
         ThrottlingModule.register(fromSettings<ThrottleSettings>((s) => s.throttle)),
         ...(ownAuth ? [jwtModule(settingsModule)] : []),
-        ...(prefix ? [RouterModule.register([{ path: prefix, module: UsersModule }])] : []),
+        ...(prefix ? [RouterModule.register([{ path: prefix, module: moduleClass }])] : []),
       ],
       controllers,
       providers: [

@@ -2,7 +2,8 @@ import type { CanActivate, InjectionToken, ModuleMetadata, OptionalFactoryDepend
 import type { DataSource } from 'typeorm';
 import type { CacheSettings } from '../cache/cache.module';
 import { TableNames, type TableNaming } from '../database/table-names';
-import type { SensitiveAction, ThrottleSettings } from '../throttling/throttle.settings';
+import { passwordIssue } from './password';
+import { SENSITIVE_ACTIONS, type SensitiveAction, type ThrottleSettings } from '../throttling/throttle.settings';
 
 // What UsersModule is wired from at definition time (they decide which providers and routes
 // exist): given to forRoot together with the rest, and beside useFactory to forRootAsync.
@@ -72,48 +73,81 @@ export class UsersSettings {
   readonly bootstrapAdmin?: { email: string; password: string };
 
   constructor(settings: UsersModuleSettings, definition: UsersModuleDefinition) {
-    const fail = (option: string, expected: string) => {
-      throw new Error(`UsersModule: option ${option} must be ${expected}`);
-    };
-    if (definition.dataSource === undefined && !settings.database?.url) fail('database.url', 'set when no dataSource is given');
+    if (typeof settings !== 'object' || settings === null) fail('(the options)', 'an object');
+    if (definition.dataSource === undefined && !nonBlank(settings.database?.url)) fail('database.url', 'set when no dataSource is given');
     if (definition.dataSource !== undefined && settings.database) fail('database', 'left out when a dataSource is given');
-    if (!definition.authGuard && (settings.jwt?.secret ?? '').length < JWT_SECRET_MIN_LENGTH) {
-      fail('jwt.secret', `at least ${JWT_SECRET_MIN_LENGTH} characters (or give an authGuard)`);
+    const secret: unknown = settings.jwt?.secret;
+    if (!definition.authGuard && (typeof secret !== 'string' || secret.trim().length < JWT_SECRET_MIN_LENGTH)) {
+      fail('jwt.secret', `a string of at least ${JWT_SECRET_MIN_LENGTH} characters, not blank (or give an authGuard)`);
     }
-    const adminRoles = settings.adminRoles ?? ['admin'];
-    if (adminRoles.length === 0 || adminRoles.some((r) => !/^[a-z][a-z0-9_-]{0,31}$/.test(r))) fail('adminRoles', 'a non-empty list of roles ([a-z][a-z0-9_-]{0,31})');
+    const adminRoles: unknown = settings.adminRoles ?? ['admin'];
+    if (!Array.isArray(adminRoles) || adminRoles.length === 0 || adminRoles.some((r) => typeof r !== 'string' || !ROLE.test(r))) {
+      fail('adminRoles', 'a non-empty array of roles ([a-z][a-z0-9_-]{0,31})');
+    }
     this.tables = { schema: settings.schema, tablePrefix: settings.tablePrefix };
     try {
       new TableNames(this.tables);
     } catch (error) {
       fail('schema/tablePrefix', `valid: ${(error as Error).message}`);
     }
-    this.database = settings.database && {
-      url: settings.database.url,
-      poolMax: settings.database.poolMax ?? 10,
-      connectTimeoutMs: settings.database.connectTimeoutMs ?? 5000,
-      statementTimeoutMs: settings.database.statementTimeoutMs ?? 30000,
+    const database = settings.database;
+    this.database = database && {
+      url: database.url,
+      poolMax: count('database.poolMax', database.poolMax, 10),
+      connectTimeoutMs: count('database.connectTimeoutMs', database.connectTimeoutMs, 5000),
+      statementTimeoutMs: count('database.statementTimeoutMs', database.statementTimeoutMs, 30000),
     };
     this.migrationsRun = settings.migrationsRun ?? definition.dataSource === undefined;
-    this.adminRoles = adminRoles;
-    this.jwt = settings.jwt && { secret: settings.jwt.secret, expiresInSeconds: settings.jwt.expiresInSeconds ?? 3600 };
+    this.adminRoles = adminRoles as string[];
+    this.jwt = settings.jwt && { secret: settings.jwt.secret, expiresInSeconds: count('jwt.expiresInSeconds', settings.jwt.expiresInSeconds, 3600) };
+    if (settings.redis && !nonBlank(settings.redis.url)) fail('redis.url', 'a redis:// or rediss:// URL');
     const redis = settings.redis && { url: settings.redis.url, keyPrefix: settings.redis.keyPrefix ?? 'nest-users:' };
-    this.cache = { ttlMs: settings.cache?.ttlMs ?? 60000, maxEntries: settings.cache?.maxEntries ?? 10000, timeoutMs: settings.cache?.timeoutMs ?? 150, redis };
-    const sensitive = { 'password-change': 5, anonymize: 5, export: 5, import: 5, 'bulk-delete': 5, ...settings.throttle?.sensitive };
-    this.throttle = {
-      windowMs: settings.throttle?.windowMs ?? 900000,
-      loginAccountFailures: settings.throttle?.loginAccountFailures ?? 10,
-      loginAddress: settings.throttle?.loginAddress ?? 100,
-      sensitive,
+    const cache = settings.cache ?? {};
+    this.cache = {
+      ttlMs: count('cache.ttlMs', cache.ttlMs, 60000),
+      maxEntries: count('cache.maxEntries', cache.maxEntries, 10000),
+      timeoutMs: count('cache.timeoutMs', cache.timeoutMs, 150),
       redis,
     };
-    this.exportStatementTimeoutMs = settings.exportStatementTimeoutMs ?? 600000;
-    this.bodyLimitBytes = settings.bodyLimitBytes ?? 10 * 1024 * 1024;
-    this.bootstrapAdmin = settings.bootstrapAdmin;
+    const throttle = settings.throttle ?? {};
+    const sensitive = Object.fromEntries(SENSITIVE_ACTIONS.map((action) => [action, count(`throttle.sensitive.${action}`, throttle.sensitive?.[action], 5)]));
+    this.throttle = {
+      windowMs: count('throttle.windowMs', throttle.windowMs, 900000),
+      loginAccountFailures: count('throttle.loginAccountFailures', throttle.loginAccountFailures, 10),
+      loginAddress: count('throttle.loginAddress', throttle.loginAddress, 100),
+      sensitive: sensitive as Record<SensitiveAction, number>,
+      redis,
+    };
+    this.exportStatementTimeoutMs = count('exportStatementTimeoutMs', settings.exportStatementTimeoutMs, 600000);
+    this.bodyLimitBytes = count('bodyLimitBytes', settings.bodyLimitBytes, 10 * 1024 * 1024);
+    const admin = settings.bootstrapAdmin;
+    if (admin !== undefined && (!nonBlank(admin?.email) || typeof admin.password !== 'string')) fail('bootstrapAdmin', '{ email, password } strings');
+    // Checked before anything opens: a password the policy refuses would fail the start later.
+    const weak = admin && passwordIssue(admin.password, 'bootstrapAdmin.password', undefined, { email: admin.email });
+    if (weak) fail('bootstrapAdmin.password', `a password the policy accepts (it ${weak.reason})`);
+    this.bootstrapAdmin = admin;
   }
 
   // The role an administrator made by this module gets.
   get adminRole(): string {
     return this.adminRoles[0];
   }
+}
+
+const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
+
+function fail(option: string, expected: string): never {
+  throw new Error(`UsersModule: option ${option} must be ${expected}`);
+}
+
+function nonBlank(value: unknown): value is string {
+  return typeof value === 'string' && value.trim() !== '';
+}
+
+// A positive whole number, or the default when left out. NaN (Number() of an unset variable),
+// zero and negatives would silently lift a limit: they are refused.
+function count(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) fail(option, `a whole number >= 1 (got ${typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? typeof value)})`);
+  return value;
 }
