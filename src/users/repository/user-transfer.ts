@@ -1,5 +1,4 @@
-import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { Inject, Injectable } from '@nestjs/common';
 import { pipeline, type Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
@@ -7,6 +6,7 @@ import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { isRealTimestamp } from '../../common/calendar';
 import { UsersSettings } from '../users.options';
+import { DB_DATA_SOURCE } from '../../database/database.module';
 import { Db } from '../../database/db.service';
 import { TableNames } from '../../database/table-names';
 import { PooledClient, READ_TIMEOUT_MARGIN_MS, READ_TIMEOUT_MESSAGE } from '../../database/pooled-client';
@@ -113,7 +113,8 @@ interface ImportExtras {
 @Injectable()
 export class UserTransfer {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    // The module's data source (the host's, or the pool it owns), not TypeORM's default one.
+    @Inject(DB_DATA_SOURCE) private readonly dataSource: DataSource,
     private readonly config: UsersSettings,
     private readonly db: Db,
     private readonly bulk: UserBulk,
