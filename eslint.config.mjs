@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 const APP_LEVEL = ['**/config/**', '**/logging/**', '**/health/**', '**/cli/**', '**/app.module', '**/app.factory', '**/main'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'data/**', 'coverage/**', 'jest.config.js', 'eslint.config.mjs', 'test/setup/skipped-tests-reporter.js'] },
+  { ignores: ['dist/**', 'examples/**', 'dist-bench/**', 'node_modules/**', 'data/**', 'coverage/**', 'jest.config.js', 'eslint.config.mjs', 'test/setup/skipped-tests-reporter.js'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
