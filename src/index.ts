@@ -3,7 +3,7 @@
 // (main, app.factory, config, CLIs) are not part of the package's API.
 
 // The module and its options
-export { UsersModule } from './users/users.module';
+export { UsersModule, USERS_MODULE_OPTIONS } from './users/users.module';
 export type { UsersModuleAsyncOptions, UsersModuleDefinition, UsersModuleOptions, UsersModuleSettings } from './users/users.options';
 
 // The data layer a host injects, and the admin policy over it

@@ -2,9 +2,8 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { AuditLogEntity } from '../audit/audit-log.entity';
 import { FileEntity } from './file.entity';
 import { UserEntity } from './user.entity';
-import { usersMigrations } from './users-migrations';
 import { PooledClient, READ_TIMEOUT_MARGIN_MS } from '../database/pooled-client';
-import { runUsersMigrations } from './users-migrations';
+import { runUsersMigrations, usersMigrations } from './users-migrations';
 import type { UsersSettings } from './users.options';
 
 export const ENTITIES = [UserEntity, FileEntity, AuditLogEntity];

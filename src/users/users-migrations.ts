@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
@@ -5,6 +6,8 @@ import { TableNames, type TableNaming } from '../database/table-names';
 import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
 import { TokenEpoch1764900000000 } from './migrations/1764900000000-token-epoch';
 import { EmailCaseFolding1764900001000 } from './migrations/1764900001000-email-case-folding';
+
+const logger = new Logger('UsersMigrations');
 
 export type NamedMigration = MigrationInterface & { readonly name: string };
 
@@ -44,7 +47,9 @@ export async function runUsersMigrations(dataSource: DataSource, naming: TableNa
   try {
     await runner.query(`SET statement_timeout = 0`);
     await runner.query(`SELECT pg_advisory_lock($1::bigint)`, [lock]);
-    return await applyPending(runner, names, dataSource);
+    const applied = await applyPending(runner, names, dataSource);
+    logger.log(applied.length ? `applied migrations: ${applied.join(', ')}` : `no pending migration for ${names.users}`);
+    return applied;
   } finally {
     await unlockAndRelease(runner, lock);
   }
@@ -63,11 +68,20 @@ async function applyPending(runner: QueryRunner, names: TableNames, dataSource: 
       await runner.commitTransaction();
     } catch (error) {
       await runner.rollbackTransaction();
-      throw error;
+      throw withHint(error, names);
     }
     applied.push(step.name);
   }
   return applied;
+}
+
+// A table of the same name already in the database (42P07): the host's own `users`, most likely.
+// The migration was rolled back; the error says what to change.
+function withHint(error: unknown, names: TableNames): unknown {
+  const code = (error as { code?: unknown; driverError?: { code?: unknown } } | null)?.driverError?.code ?? (error as { code?: unknown } | null)?.code;
+  if (code !== '42P07' || !(error instanceof Error)) return error;
+  error.message = `${error.message}: the database already has a table the module would create (${names.users}, ${names.files} or ${names.auditLog}); give UsersModule a tablePrefix or a schema`;
+  return error;
 }
 
 // The connection goes back to the pool without the lock and with its own statement timeout;

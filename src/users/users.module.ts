@@ -167,8 +167,18 @@ function connectionSource(definition: UsersModuleDefinition, settingsModule: Dyn
 async function hostConnection(dataSource: DataSource, settings: UsersSettings): Promise<DbConnection> {
   if (dataSource.options.type !== 'postgres') throw new Error(`UsersModule needs a PostgreSQL data source (got ${dataSource.options.type})`);
   if (!dataSource.isInitialized) await dataSource.initialize();
+  const tables = new TableNames(settings.tables);
   if (settings.migrationsRun) await runUsersMigrations(dataSource, settings.tables);
-  return new DbConnection(dataSource, false, new TableNames(settings.tables));
+  else await assertMigrated(dataSource, tables);
+  return new DbConnection(dataSource, false, tables);
+}
+
+// Without migrationsRun the tables must be there already: say so at startup, not at the first query.
+async function assertMigrated(dataSource: DataSource, tables: TableNames): Promise<void> {
+  const [{ found }] = await dataSource.query<{ found: boolean }[]>(`SELECT to_regclass($1) IS NOT NULL AS found`, [tables.users]);
+  if (!found) {
+    throw new Error(`UsersModule: table ${tables.users} does not exist: set migrationsRun: true, or run usersMigrations()/runUsersMigrations() with your DataSource first`);
+  }
 }
 
 function jwtModule(settingsModule: DynamicModule): DynamicModule {

@@ -255,6 +255,26 @@ describe('UsersModule with routes: false (repository only)', () => {
     }
   });
 
+  it('says what to change when the database already has a users table, or when its tables are missing', async () => {
+    const database = await hostDatabase();
+    try {
+      @Module({ imports: [UsersModule.forRoot({ database: { url: database.url }, routes: false, jwt: { secret: SECRET } })] })
+      class Colliding {}
+      await expect(NestFactory.createApplicationContext(Colliding, { logger: false, abortOnError: false })).rejects.toThrow(/already exists.*give UsersModule a tablePrefix or a schema/);
+      await expect(sql(database.url, 'SELECT username, karma FROM users')).resolves.toEqual([{ username: 'grace', karma: 42 }]);
+      @Module({
+        imports: [
+          TypeOrmModule.forRoot({ type: 'postgres', url: database.url }),
+          UsersModule.forRoot({ dataSource: 'default', tablePrefix: 'none_', routes: false, jwt: { secret: SECRET } }),
+        ],
+      })
+      class Unmigrated {}
+      await expect(NestFactory.createApplicationContext(Unmigrated, { logger: false, abortOnError: false })).rejects.toThrow(/table "none_users" does not exist: set migrationsRun: true/);
+    } finally {
+      await database.drop();
+    }
+  });
+
   it('refuses to start without a way to authenticate its routes, naming the option', async () => {
     const database = await createTestDatabase();
     try {
