@@ -9,9 +9,10 @@ export type { UsersModuleAsyncOptions, UsersModuleDefinition, UsersModuleOptions
 // The data layer a host injects, and the admin policy over it
 export { UsersRepository } from './users/users.repository';
 export { UsersService, type Actor } from './users/users.service';
-export type { KeysetPage, NewUser, Page, PageOptions, User, UserDefaults, UserFile, UserPatch, UserWithFiles } from './users/user.model';
+export type { KeysetPage, NewUser, Page, PageOptions, User, UserAuthState, UserCredentials, UserDefaults, UserFile, UserPatch, UserWithFiles } from './users/user.model';
+export type { PreparedNewUser } from './users/repository/user-writes';
 export type { UserFilter } from './users/repository/user-reads';
-export type { ConflictPolicy, ExportOptions, ImportOptions, ImportRow } from './users/repository/user-transfer';
+export type { ConflictPolicy, ExportOptions, ImportOptions, ImportRow, PreparedImport } from './users/repository/user-transfer';
 export type { AuditContext, AuditEntry } from './audit/audit-log.service';
 export type { DbSession } from './database/db.service';
 

@@ -6,8 +6,6 @@ import type { QueryRunner } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { retryIdempotentOnLostConnection } from '../errors/database-errors';
 
-const AFTER_COMMIT = Symbol('db:afterCommit');
-const SESSION = Symbol('db:session');
 type Hook = () => Promise<void>;
 
 // DISCARD ALL without its DEALLOCATE ALL: the pool's clients keep track of the statements they
@@ -62,6 +60,11 @@ export class DbSession implements AsyncDisposable {
 // else on a pooled connection.
 // Built by DatabaseModule, on the transaction host of its own connection name.
 export class Db {
+  // Keys of this Db's session and after-commit hooks in the async context: their own per Db, so
+  // that a second module instance (another database) never runs on this one's connection.
+  private readonly sessionKey = Symbol('db:session');
+  private readonly afterCommitKey = Symbol('db:afterCommit');
+
   constructor(
     private readonly txHost: TransactionHost<TransactionalAdapterTypeOrm>,
     private readonly cls: ClsService,
@@ -83,7 +86,7 @@ export class Db {
   // A `statement` name makes it a prepared statement, parsed and planned once per connection:
   // for the hot point lookups by primary key, whose plan never depends on the values.
   async read<T>(sql: string, params: unknown[] = [], statement?: string): Promise<T[]> {
-    if (this.inTransaction() || this.cls.get<DbSession | undefined>(SESSION)) return this.query<T>(sql, params);
+    if (this.inTransaction() || this.cls.get<DbSession | undefined>(this.sessionKey)) return this.query<T>(sql, params);
     const pool = this.pool();
     const run = statement
       ? async () => (await pool.query<T & QueryResultRow>({ name: statement, text: sql, values: params })).rows
@@ -97,9 +100,9 @@ export class Db {
     if (this.inTransaction()) return work();
     return this.cls.run({ ifNested: 'inherit' }, async () => {
       const hooks: Hook[] = [];
-      this.cls.set(AFTER_COMMIT, hooks);
+      this.cls.set(this.afterCommitKey, hooks);
       const result = await this.txHost.withTransaction(work);
-      this.cls.set(AFTER_COMMIT, undefined);
+      this.cls.set(this.afterCommitKey, undefined);
       for (const hook of hooks) await hook();
       return result;
     });
@@ -123,7 +126,7 @@ export class Db {
     const session = await this.openSession();
     try {
       return await this.cls.run({ ifNested: 'inherit' }, () => {
-        this.cls.set(SESSION, session);
+        this.cls.set(this.sessionKey, session);
         return work(session);
       });
     } finally {
@@ -132,7 +135,7 @@ export class Db {
   }
 
   async afterCommit(hook: Hook): Promise<void> {
-    const hooks = this.inTransaction() ? this.cls.get<Hook[] | undefined>(AFTER_COMMIT) : undefined;
+    const hooks = this.inTransaction() ? this.cls.get<Hook[] | undefined>(this.afterCommitKey) : undefined;
     if (hooks) hooks.push(hook);
     else await hook();
   }
@@ -144,7 +147,7 @@ export class Db {
   private async withRunner<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
     const manager = this.txHost.tx;
     if (manager.queryRunner) return work(manager.queryRunner);
-    const session = this.cls.get<DbSession | undefined>(SESSION);
+    const session = this.cls.get<DbSession | undefined>(this.sessionKey);
     if (session && !session.released) return work(session.runner);
     const runner = manager.connection.createQueryRunner();
     try {

@@ -46,13 +46,26 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
 // The pool UsersModule opens when the host gives it no data source (the `database` option).
 export async function openUsersDataSource(settings: UsersSettings): Promise<DataSource> {
   const database = settings.database!;
+  if (settings.migrationsRun) await migrateOnce(database, settings);
   const dataSource = new DataSource({ ...dataSourceOptions({ ...database, migrationsRun: false }), entities: [], migrations: [] });
   await dataSource.initialize();
-  try {
-    if (settings.migrationsRun) await runUsersMigrations(dataSource, settings.tables);
-  } catch (error) {
-    await dataSource.destroy();
-    throw error;
-  }
   return dataSource;
+}
+
+// Migrations run on a connection of their own, outside the pool: the pool's statement and read
+// timeouts are sized for requests, while a migration (or the wait for another instance's) may
+// take minutes.
+async function migrateOnce(database: NonNullable<UsersSettings['database']>, settings: UsersSettings): Promise<void> {
+  const migrator = new DataSource({
+    type: 'postgres',
+    url: database.url,
+    logging: false,
+    extra: { max: 1, connectionTimeoutMillis: database.connectTimeoutMs, application_name: 'nest-users-migrations' },
+  });
+  await migrator.initialize();
+  try {
+    await runUsersMigrations(migrator, settings.tables);
+  } finally {
+    await migrator.destroy();
+  }
 }

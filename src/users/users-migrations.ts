@@ -56,7 +56,16 @@ export async function runUsersMigrations(dataSource: DataSource, naming: TableNa
 }
 
 async function applyPending(runner: QueryRunner, names: TableNames, dataSource: DataSource): Promise<string[]> {
-  await ensureTrackingTable(runner, names, dataSource);
+  // The table and the rows it adopts commit together: an empty table left by a crash in between
+  // would make every later start re-run the first migration over existing tables.
+  await runner.startTransaction();
+  try {
+    await ensureTrackingTable(runner, names, dataSource);
+    await runner.commitTransaction();
+  } catch (error) {
+    await runner.rollbackTransaction();
+    throw error;
+  }
   const done = new Set(((await runner.query(`SELECT name FROM ${names.migrations}`)) as { name: string }[]).map((r) => r.name));
   const applied: string[] = [];
   for (const step of steps(names)) {

@@ -42,6 +42,8 @@ import { UsersService } from './users.service';
 export const USERS_MODULE_OPTIONS = Symbol('USERS_MODULE_OPTIONS');
 const USERS_ROUTES = Symbol('USERS_ROUTES');
 const USERS_INSTANCE = Symbol('USERS_INSTANCE');
+// The HTTP servers an instance already mounts its routes on.
+const routedServers = new WeakSet<object>();
 
 // The controllers this instance mounts, and under which path.
 interface MountedRoutes {
@@ -67,6 +69,13 @@ export class UsersModule implements NestModule {
   // the host runs (README "Express or Fastify"). Nest calls this before it registers the routes.
   configure(consumer: MiddlewareConsumer): void {
     if (this.routes.controllers.length === 0) return;
+    // The body limits of the routes are keyed by their controller classes, which every instance
+    // shares: one routed instance per app (others can be repository-only, on other databases).
+    const server = this.adapterHost.httpAdapter?.getInstance<object>();
+    if (server) {
+      if (routedServers.has(server)) throw new Error('UsersModule: only one instance per app may mount routes; give the others routes: false');
+      routedServers.add(server);
+    }
     configureExpressRoutes(consumer, this.adapterHost, this.routes.controllers, this.settings.bodyLimitBytes, this.routes.prefix);
     configureFastifyRoutes(this.adapterHost, USERS_ROUTES_OWNER, this.settings.bodyLimitBytes);
   }
@@ -110,6 +119,8 @@ export class UsersModule implements NestModule {
       module: moduleClass,
       global: definition.isGlobal === true,
       imports: [
+        // The host's modules, for the providers its authGuard injects.
+        ...hostImports,
         settingsModule,
         database,
         AuditModule.register([database]),

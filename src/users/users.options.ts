@@ -101,7 +101,9 @@ export class UsersSettings {
     this.adminRoles = adminRoles as string[];
     this.jwt = settings.jwt && { secret: settings.jwt.secret, expiresInSeconds: count('jwt.expiresInSeconds', settings.jwt.expiresInSeconds, 3600) };
     if (settings.redis && !nonBlank(settings.redis.url)) fail('redis.url', 'a redis:// or rediss:// URL');
-    const redis = settings.redis && { url: settings.redis.url, keyPrefix: settings.redis.keyPrefix ?? 'nest-users:' };
+    // Instances on other tables (another schema or prefix) keep their keys apart on a shared Redis.
+    const naming = [settings.schema, settings.tablePrefix].filter(Boolean).join('.');
+    const redis = settings.redis && { url: settings.redis.url, keyPrefix: settings.redis.keyPrefix ?? `nest-users:${naming ? `${naming}:` : ''}` };
     const cache = settings.cache ?? {};
     this.cache = {
       ttlMs: count('cache.ttlMs', cache.ttlMs, 60000),

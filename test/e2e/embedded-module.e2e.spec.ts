@@ -157,15 +157,26 @@ describe.each(ADAPTERS)('a bare host module importing UsersModule.forRoot, on %s
 });
 
 // The host's own authentication: a header names the caller and their roles (a stand-in for a
-// session or an API gateway's identity).
+// session or an API gateway's identity), read by a service of the host's own module.
+@Injectable()
+class HostSessions {
+  callerOf(headers: Record<string, string | undefined>): { id: string; roles: string[] } | undefined {
+    const id = headers['x-host-user'];
+    return id ? { id, roles: (headers['x-host-roles'] ?? '').split(',') } : undefined;
+  }
+}
+
+@Module({ providers: [HostSessions], exports: [HostSessions] })
+class HostAuthModule {}
+
 @Injectable()
 class HostHeaderGuard implements CanActivate {
+  constructor(private readonly sessions: HostSessions) {}
+
   canActivate(context: ExecutionContext): boolean {
     const req = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; user?: unknown }>();
-    const id = req.headers['x-host-user'];
-    if (!id) return false;
-    req.user = { id, roles: (req.headers['x-host-roles'] ?? '').split(',') };
-    return true;
+    req.user = this.sessions.callerOf(req.headers);
+    return req.user !== undefined;
   }
 }
 
@@ -187,6 +198,8 @@ describe.each(ADAPTERS)("UsersModule on the host's TypeORM data source with the 
         UsersModule.forRootAsync({
           dataSource: 'default',
           authGuard: HostHeaderGuard,
+          // What the host's guard injects.
+          imports: [HostAuthModule],
           useFactory: () => ({ schema: 'identity', migrationsRun: true, adminRoles: ['ops'] }),
         }),
       ],
