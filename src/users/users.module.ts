@@ -1,4 +1,4 @@
-import { createSecretKey, randomUUID } from 'node:crypto';
+import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Module, type DynamicModule, type FactoryProvider, type MiddlewareConsumer, type ModuleMetadata, type NestModule, type Provider, type Type } from '@nestjs/common';
 import { HttpAdapterHost, RouterModule } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
@@ -199,10 +199,12 @@ function jwtModule(settingsModule: DynamicModule): DynamicModule {
     useFactory: (settings: UsersSettings) => {
       // A KeyObject built once: given a string, jsonwebtoken first tries to parse it as a PEM
       // public key on every verify, which cost ~30% of the CPU of an authenticated request.
-      const key = createSecretKey(Buffer.from(settings.jwt!.secret, 'utf8'));
+      // Without a secret (a repository-only instance) a random one: nothing here verifies tokens,
+      // and none it might issue can be verified anywhere.
+      const key = createSecretKey(settings.jwt ? Buffer.from(settings.jwt.secret, 'utf8') : randomBytes(48));
       return {
         secretOrKeyProvider: () => key,
-        signOptions: { algorithm: 'HS256', expiresIn: settings.jwt!.expiresInSeconds },
+        signOptions: { algorithm: 'HS256', expiresIn: settings.jwt?.expiresInSeconds ?? 3600 },
         verifyOptions: { algorithms: ['HS256'] },
       };
     },

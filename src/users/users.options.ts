@@ -77,7 +77,9 @@ export class UsersSettings {
     if (definition.dataSource === undefined && !nonBlank(settings.database?.url)) fail('database.url', 'set when no dataSource is given');
     if (definition.dataSource !== undefined && settings.database) fail('database', 'left out when a dataSource is given');
     const secret: unknown = settings.jwt?.secret;
-    if (!definition.authGuard && (typeof secret !== 'string' || secret.trim().length < JWT_SECRET_MIN_LENGTH)) {
+    // Needed by the routes' own authentication; a repository-only instance may leave it out.
+    const jwtNeeded = !definition.authGuard && definition.routes !== false;
+    if ((jwtNeeded || secret !== undefined) && (typeof secret !== 'string' || secret.trim().length < JWT_SECRET_MIN_LENGTH)) {
       fail('jwt.secret', `a string of at least ${JWT_SECRET_MIN_LENGTH} characters, not blank (or give an authGuard)`);
     }
     const adminRoles: unknown = settings.adminRoles ?? ['admin'];

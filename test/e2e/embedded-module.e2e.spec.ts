@@ -253,7 +253,7 @@ describe.each(ADAPTERS)("UsersModule on the host's TypeORM data source with the 
 describe('UsersModule with routes: false (repository only)', () => {
   it('mounts no route and serves the repository to the host', async () => {
     const database = await hostDatabase();
-    @Module({ imports: [UsersModule.forRoot({ database: { url: database.url }, tablePrefix: 'lib_', routes: false, jwt: { secret: SECRET } })] })
+    @Module({ imports: [UsersModule.forRoot({ database: { url: database.url }, tablePrefix: 'lib_', routes: false })] })
     class HostModule {}
     const app = await listen(HostModule, 'fastify');
     try {
