@@ -29,7 +29,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 // The server cancelled a statement that ran past DATABASE_STATEMENT_TIMEOUT_MS (57014). Unlike
 // an unavailable database, retrying the same statement would only time out again.
 export function isQueryTimeout(error: unknown): boolean {
-  return sqlStateOf(error) === '57014';
+  return sqlStateOf(error) === SQLSTATE.QUERY_CANCELED;
 }
 
 // The pooled connection was gone when the statement went out: the server ended the session
@@ -41,10 +41,10 @@ const LOST_CONNECTION_CODES = new Set(['57P01', '57P02', 'ECONNRESET', 'EPIPE'])
 const LOST_CONNECTION_MESSAGES = ['Connection terminated unexpectedly', 'Client has encountered a connection error'];
 
 export function isLostConnection(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown; driverError?: { code?: unknown } } | null;
-  const code = e?.driverError?.code ?? e?.code;
-  if (typeof code === 'string' && LOST_CONNECTION_CODES.has(code)) return true;
-  return typeof e?.message === 'string' && LOST_CONNECTION_MESSAGES.some((m) => (e.message as string).startsWith(m));
+  const code = pgErrorOf(error)?.code;
+  if (code !== undefined && LOST_CONNECTION_CODES.has(code)) return true;
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && LOST_CONNECTION_MESSAGES.some((m) => message.startsWith(m));
 }
 
 // For one idempotent statement (a read, a ping) outside a transaction: pooled connections killed
@@ -71,6 +71,24 @@ export function isDataException(error: unknown): boolean {
 }
 
 function sqlStateOf(error: unknown): string | undefined {
-  const code = (error as { driverError?: { code?: unknown }; code?: unknown } | null)?.driverError?.code ?? (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
+  return pgErrorOf(error)?.code;
+}
+
+// The SQLSTATEs the code acts on by name.
+export const SQLSTATE = { UNIQUE_VIOLATION: '23505', DUPLICATE_TABLE: '42P07', QUERY_CANCELED: '57014' } as const;
+
+export interface PgErrorFields {
+  code?: string;
+  constraint?: string;
+  detail?: string;
+}
+
+// The one place that unwraps a PostgreSQL error: pg's own, or TypeORM's QueryFailedError around
+// it (`driverError`). Undefined for anything that is not an object.
+export function pgErrorOf(error: unknown): PgErrorFields | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const outer = error as { driverError?: unknown };
+  const inner = (typeof outer.driverError === 'object' && outer.driverError !== null ? outer.driverError : error) as Record<string, unknown>;
+  const text = (key: string) => (typeof inner[key] === 'string' ? inner[key] : undefined);
+  return { code: text('code'), constraint: text('constraint'), detail: text('detail') };
 }

@@ -4,6 +4,10 @@ import type { User, UserAuthState } from './user.model';
 export const USER_COLUMNS = `u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
   u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact`;
 
+// Every change to a user row bumps its version (the ETag, and what tokens are checked against)
+// and its update time; statements alias the table `u`.
+export const BUMP_VERSION = 'version = u.version + 1, updated_at = now()';
+
 export interface UserRow {
   id: string;
   email: string;

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { TableNames, type TableNaming } from '../database/table-names';
+import { pgErrorOf, SQLSTATE } from '../errors/database-errors';
 import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
 import { TokenEpoch1764900000000 } from './migrations/1764900000000-token-epoch';
 import { EmailCaseFolding1764900001000 } from './migrations/1764900001000-email-case-folding';
@@ -87,8 +88,7 @@ async function applyPending(runner: QueryRunner, names: TableNames, dataSource: 
 // A table of the same name already in the database (42P07): the host's own `users`, most likely.
 // The migration was rolled back; the error says what to change.
 function withHint(error: unknown, names: TableNames): unknown {
-  const code = (error as { code?: unknown; driverError?: { code?: unknown } } | null)?.driverError?.code ?? (error as { code?: unknown } | null)?.code;
-  if (code !== '42P07' || !(error instanceof Error)) return error;
+  if (pgErrorOf(error)?.code !== SQLSTATE.DUPLICATE_TABLE || !(error instanceof Error)) return error;
   error.message = `${error.message}: the database already has a table the module would create (${names.users}, ${names.files} or ${names.auditLog}); give UsersModule a tablePrefix or a schema`;
   return error;
 }

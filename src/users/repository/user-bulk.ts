@@ -3,7 +3,7 @@ import { Db } from '../../database/db.service';
 import { TableNames } from '../../database/table-names';
 import { canonicalEmail } from '../email';
 import { hashPassword } from '../password';
-import { toUser, USER_COLUMNS, type UserRow } from '../user-row';
+import { BUMP_VERSION, toUser, USER_COLUMNS, type UserRow } from '../user-row';
 import type { NewUser, User, UserPatch } from '../user.model';
 import { UserAlreadyExistsError, UserValidationError, type ConflictDetail } from '../users.errors';
 import { isUuid } from '../../common/paging';
@@ -57,7 +57,7 @@ export class UserBulk {
     if (wanted.length === 0 || assignments.length === 0) return [];
     return this.db.transaction(async () => {
       const rows = await this.writes.write(
-        `UPDATE ${this.t.users} u SET ${assignments.join(', ')}, version = u.version + 1, updated_at = now()
+        `UPDATE ${this.t.users} u SET ${assignments.join(', ')}, ${BUMP_VERSION}
          WHERE u.id = ANY($1::uuid[]) AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}`,
         [wanted, ...params],
       );
@@ -110,7 +110,7 @@ export class UserBulk {
       update: `ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO UPDATE SET full_name = EXCLUDED.full_name,
                  is_active = EXCLUDED.is_active, roles = EXCLUDED.roles, metadata = EXCLUDED.metadata,
                  hashed_password = CASE WHEN EXCLUDED.hashed_password = '${UNUSABLE_PASSWORD}' THEN u.hashed_password ELSE EXCLUDED.hashed_password END,
-                 version = u.version + 1, updated_at = now()`,
+                 ${BUMP_VERSION}`,
     }[onConflict];
     return this.db.transaction(async () => {
       const users: User[] = [];

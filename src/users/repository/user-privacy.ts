@@ -7,6 +7,7 @@ import { UserNotFoundError } from '../users.errors';
 import { isUuid } from '../../common/paging';
 import { UserWrites } from './user-writes';
 import { UNUSABLE_PASSWORD } from '../user-rules';
+import { BUMP_VERSION } from '../user-row';
 
 // `.invalid` is reserved (RFC 2606): the placeholder can never route mail, and the id keeps it
 // unique per user.
@@ -51,10 +52,10 @@ export class UserPrivacy {
   private async eraseUser(id: string): Promise<void> {
     const placeholder = anonymizedEmail(id);
     await this.db.query(
-      `UPDATE ${this.t.users} SET email = $2, email_normalized = $2, full_name = NULL, metadata = '{}', hashed_password = $3,
-         last_login_at = NULL, is_active = false, deleted_at = COALESCE(deleted_at, now()), is_deleted = true,
-         anonymized_at = now(), version = version + 1, updated_at = now()
-       WHERE id = $1`,
+      `UPDATE ${this.t.users} u SET email = $2, email_normalized = $2, full_name = NULL, metadata = '{}', hashed_password = $3,
+         last_login_at = NULL, is_active = false, deleted_at = COALESCE(u.deleted_at, now()), is_deleted = true,
+         anonymized_at = now(), ${BUMP_VERSION}
+       WHERE u.id = $1`,
       [id, placeholder, UNUSABLE_PASSWORD],
     );
   }

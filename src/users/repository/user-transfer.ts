@@ -17,6 +17,7 @@ import { isUuid } from '../../common/paging';
 import { liveFilter } from './live-filter';
 import { duplicatesWithin, UserBulk, type PreparedUser } from './user-bulk';
 import { DbConnection } from '../../database/database.module';
+import { translateIdConflict } from './sql-errors';
 
 export interface SqlStatement {
   sql: string;
@@ -390,10 +391,4 @@ function parseRoles(text: string): { value?: unknown; reason?: string } {
   } catch {
     return { reason: 'must be a JSON array or a {a,b} list' };
   }
-}
-
-function translateIdConflict(error: unknown, names: TableNames): unknown {
-  const pg = ((error as { driverError?: unknown })?.driverError ?? error) as { code?: string; constraint?: string };
-  if (pg?.code === '23505' && pg.constraint === names.objectName('PK_users')) return UserValidationError.field('id', 'an imported id was taken meanwhile');
-  return error;
 }

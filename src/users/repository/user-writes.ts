@@ -5,7 +5,7 @@ import { TableNames } from '../../database/table-names';
 import type { FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail, emailIssue } from '../email';
 import { hashPassword, isPasswordHash, passwordIssue } from '../password';
-import { toUser, toUserAuthState, USER_COLUMNS, type UserRow } from '../user-row';
+import { BUMP_VERSION, toUser, toUserAuthState, USER_COLUMNS, type UserRow } from '../user-row';
 import type { User, UserAuthState, UserDefaults, UserPatch } from '../user.model';
 import { ConcurrentUpdateError, UserAlreadyExistsError, UserNotFoundError, UserValidationError } from '../users.errors';
 import { isUuid } from '../../common/paging';
@@ -77,7 +77,7 @@ export class UserWrites {
     if (defaults.metadata !== undefined) updates.push('metadata = EXCLUDED.metadata');
     if (defaults.hashedPassword !== undefined) updates.push('hashed_password = EXCLUDED.hashed_password');
     const set = updates.length
-      ? `${updates.join(', ')}, version = u.version + 1, updated_at = now()`
+      ? `${updates.join(', ')}, ${BUMP_VERSION}`
       : 'email_normalized = EXCLUDED.email_normalized';
     const rows = await this.write<UserRow & { inserted: boolean }>(
       `INSERT INTO ${this.t.users} AS u (email, email_normalized, full_name, hashed_password, is_active, roles, metadata)
@@ -111,7 +111,7 @@ export class UserWrites {
       return user;
     }
     const rows = await this.write(
-      `UPDATE ${this.t.users} u SET ${assignments.join(', ')}, version = u.version + 1, updated_at = now()
+      `UPDATE ${this.t.users} u SET ${assignments.join(', ')}, ${BUMP_VERSION}
        WHERE u.id = $1 AND u.deleted_at IS NULL AND ($2::int IS NULL OR u.version = $2::int) RETURNING ${USER_COLUMNS}`,
       [id, options.expectedVersion ?? null, ...params],
     );
@@ -129,7 +129,7 @@ export class UserWrites {
   async restoreUser(id: string): Promise<User> {
     if (!isUuid(id)) throw new UserNotFoundError(id);
     const rows = await this.write(
-      `UPDATE ${this.t.users} u SET deleted_at = NULL, is_deleted = false, version = u.version + 1, updated_at = now()
+      `UPDATE ${this.t.users} u SET deleted_at = NULL, is_deleted = false, ${BUMP_VERSION}
        WHERE u.id = $1 AND u.deleted_at IS NOT NULL AND u.anonymized_at IS NULL RETURNING ${USER_COLUMNS}`,
       [id],
     );
@@ -173,7 +173,7 @@ export class UserWrites {
     if (!isPasswordHash(newHashedPassword)) throw UserValidationError.field('hashedPassword', 'must be an argon2id (PHC) or bcrypt hash');
     if (!isUuid(id)) return null;
     const rows = await this.write<UserRow & { token_epoch: string }>(
-      `UPDATE ${this.t.users} u SET hashed_password = $3, version = u.version + 1, updated_at = now()
+      `UPDATE ${this.t.users} u SET hashed_password = $3, ${BUMP_VERSION}
        WHERE u.id = $1 AND u.hashed_password = $2 AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}, u.token_epoch::text AS token_epoch`,
       [id, expectedHash, newHashedPassword],
     );
@@ -220,7 +220,7 @@ export class UserWrites {
   private async update(id: string, set: string, when: string, exists = when, extra: unknown[] = []): Promise<User> {
     if (!isUuid(id)) throw new UserNotFoundError(id);
     const rows = await this.write(
-      `UPDATE ${this.t.users} u SET ${set}, version = u.version + 1, updated_at = now() WHERE u.id = $1 AND ${when === exists ? when : `${when} AND ${exists}`} RETURNING ${USER_COLUMNS}`,
+      `UPDATE ${this.t.users} u SET ${set}, ${BUMP_VERSION} WHERE u.id = $1 AND ${when === exists ? when : `${when} AND ${exists}`} RETURNING ${USER_COLUMNS}`,
       [id, ...extra],
     );
     if (rows.length) return toUser(rows[0]);
