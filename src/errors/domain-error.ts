@@ -38,6 +38,11 @@ export interface FieldIssue {
   index?: number;
 }
 
+// The one way to build an issue: `index` (the item of a bulk body) only when there is one.
+export function fieldIssue(field: string, reason: string, index?: number): FieldIssue {
+  return index === undefined ? { field, reason } : { field, reason, index };
+}
+
 // An answer never grows past these, however many issues a large bulk body has (10,000 items with
 // dozens of bad keys each would otherwise answer tens of megabytes): the message names the first
 // few, `details` lists issues up to a bound, then one entry that counts the rest.

@@ -1,5 +1,5 @@
 import { RESERVED_KEYS_REASON, reservedKeyPaths } from '../common/reserved-keys';
-import type { FieldIssue } from '../errors/domain-error';
+import { fieldIssue, type FieldIssue } from '../errors/domain-error';
 import { canonicalEmail, emailIssue } from './email';
 import { isPasswordHash, passwordIssue } from './password';
 import type { NewUser, UserPatch } from './user.model';
@@ -16,32 +16,28 @@ export const ROLE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 export const FIELD_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 export const PATCHABLE_FIELDS = ['email', 'fullName', 'isActive', 'metadata'] as const;
 
-function issue(field: string, reason: string, index?: number): FieldIssue {
-  return index === undefined ? { field, reason } : { field, reason, index };
-}
-
 export function fullNameIssue(value: unknown, index?: number): FieldIssue | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') return issue('fullName', 'must be a string or null', index);
-  if (value.length > FULL_NAME_MAX) return issue('fullName', `must be at most ${FULL_NAME_MAX} characters`, index);
-  if (/[\p{Cc}]/u.test(value)) return issue('fullName', 'must not contain control characters', index);
+  if (typeof value !== 'string') return fieldIssue('fullName', 'must be a string or null', index);
+  if (value.length > FULL_NAME_MAX) return fieldIssue('fullName', `must be at most ${FULL_NAME_MAX} characters`, index);
+  if (/[\p{Cc}]/u.test(value)) return fieldIssue('fullName', 'must not contain control characters', index);
   return undefined;
 }
 
 export function roleIssue(value: unknown, field = 'roles', index?: number): FieldIssue | undefined {
-  return typeof value === 'string' && ROLE_PATTERN.test(value) ? undefined : issue(field, 'roles are lower-case identifiers ([a-z][a-z0-9_-]{0,31})', index);
+  return typeof value === 'string' && ROLE_PATTERN.test(value) ? undefined : fieldIssue(field, 'roles are lower-case identifiers ([a-z][a-z0-9_-]{0,31})', index);
 }
 
 export function metadataIssue(value: unknown, index?: number): FieldIssue | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return issue('metadata', 'must be an object', index);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fieldIssue('metadata', 'must be an object', index);
   const bad = Object.keys(value).find((k) => !FIELD_NAME_PATTERN.test(k));
-  if (bad !== undefined) return issue('metadata', `key ${JSON.stringify(bad)} must match [A-Za-z_][A-Za-z0-9_]{0,63}`, index);
+  if (bad !== undefined) return fieldIssue('metadata', `key ${JSON.stringify(bad)} must match [A-Za-z_][A-Za-z0-9_]{0,63}`, index);
   const [reserved] = reservedKeyPaths(value);
-  if (reserved !== undefined) return issue('metadata', `key ${JSON.stringify(reserved.split('.').pop())} at ${reserved} ${RESERVED_KEYS_REASON}`, index);
+  if (reserved !== undefined) return fieldIssue('metadata', `key ${JSON.stringify(reserved.split('.').pop())} at ${reserved} ${RESERVED_KEYS_REASON}`, index);
   // PostgreSQL's jsonb cannot hold the NUL character.
-  if (JSON.stringify(value).includes('\\u0000')) return issue('metadata', 'must not contain NUL characters', index);
-  if (Buffer.byteLength(JSON.stringify(value)) > METADATA_MAX_BYTES) return issue('metadata', `must be at most ${METADATA_MAX_BYTES} bytes as JSON`, index);
+  if (JSON.stringify(value).includes('\\u0000')) return fieldIssue('metadata', 'must not contain NUL characters', index);
+  if (Buffer.byteLength(JSON.stringify(value)) > METADATA_MAX_BYTES) return fieldIssue('metadata', `must be at most ${METADATA_MAX_BYTES} bytes as JSON`, index);
   return undefined;
 }
 
@@ -55,7 +51,7 @@ export function patchAssignments(
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw UserValidationError.field('updateData', 'must be an object');
   const issues: FieldIssue[] = Object.keys(patch)
     .filter((k) => !allowed.includes(k))
-    .map((k) => issue(k, 'is not a writable field'));
+    .map((k) => fieldIssue(k, 'is not a writable field'));
   const entries = Object.entries(patch).filter(([k, v]) => allowed.includes(k) && v !== undefined);
   const assignments: string[] = [];
   const params: unknown[] = [];
@@ -76,7 +72,7 @@ export function patchAssignments(
       if (problem) issues.push(problem);
       else add('full_name', value);
     } else if (key === 'isActive') {
-      if (typeof value !== 'boolean') issues.push(issue('isActive', 'must be a boolean'));
+      if (typeof value !== 'boolean') issues.push(fieldIssue('isActive', 'must be a boolean'));
       else add('is_active', value);
     } else if (key === 'metadata') {
       const problem = metadataIssue(value);
