@@ -311,6 +311,9 @@ describe('SQL snapshot of UsersRepository (test/sql/users.sql)', () => {
           }),
         { rejects: ErrorCode.USER_NOT_FOUND },
       ),
+      sqlCase('dbTransaction', 'a nested dbTransaction around endUserSessions (joins the outer one)', id, (userId) =>
+        users.dbTransaction(() => users.dbTransaction(() => users.endUserSessions(userId))),
+      ),
       sqlCase('dbSessionContext', 'work: getUsersByIds', id, (userId) => users.dbSessionContext(() => users.getUsersByIds([userId]))),
     ];
   }

@@ -695,6 +695,15 @@ SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.ro
 
 ROLLBACK;
 
+-- UsersRepository.dbTransaction(a nested dbTransaction around endUserSessions (joins the outer one))
+
+START TRANSACTION;
+
+-- params: $1 uuid
+UPDATE "users" u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id;
+
+COMMIT;
+
 -- UsersRepository.dbSessionContext(work: getUsersByIds)
 
 -- params: $1 uuid[1]
