@@ -627,10 +627,10 @@ START TRANSACTION;
 SELECT email, email_normalized, full_name, anonymized_at IS NOT NULL AS anonymized FROM "users" WHERE id = $1 FOR UPDATE;
 
 -- params: $1 uuid, $2 text, $3 text
-UPDATE "users" SET email = $2, email_normalized = $2, full_name = NULL, metadata = '{}', hashed_password = $3,
-  last_login_at = NULL, is_active = false, deleted_at = COALESCE(deleted_at, now()), is_deleted = true,
-  anonymized_at = now(), version = version + 1, updated_at = now()
-  WHERE id = $1;
+UPDATE "users" u SET email = $2, email_normalized = $2, full_name = NULL, metadata = '{}', hashed_password = $3,
+  last_login_at = NULL, is_active = false, deleted_at = COALESCE(u.deleted_at, now()), is_deleted = true,
+  anonymized_at = now(), version = u.version + 1, updated_at = now()
+  WHERE u.id = $1;
 
 -- params: $1 uuid, $2 text[2], $3 text[1]
 UPDATE "audit_log" a SET details = CASE WHEN s.mentions THEN '{"redacted": true}'::jsonb ELSE a.details - $2::text[] END
