@@ -9,6 +9,7 @@ import { parseUsersCsv } from '../../src/users/users-csv';
 import type { User } from '../../src/users/user.model';
 import { UserAlreadyExistsError, UserValidationError } from '../../src/users/users.errors';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
+import { uniqueEmail } from '../support/user-factory';
 
 const PASSWORD = 'correct horse battery';
 const CSV_HEADER = EXPORT_FIELDS.join(',');
@@ -396,6 +397,24 @@ describe('UsersRepository import', () => {
     await expect(ctx.users.getUserById(before.id)).resolves.toEqual(updated);
     const credentials = await ctx.users.getCredentialsByEmail('plain@import.example');
     expect(credentials?.hashedPassword).toMatch(/^\$argon2id\$/);
+  });
+
+  it("onConflict 'update' keeps a change committed while it waited: the fields a row leaves out are read with the rows locked", async () => {
+    const email = uniqueEmail('race');
+    const user = await ctx.users.createUserWithValidation(email, 'a racing password 1', { fullName: 'Before' });
+    // Another writer holds the row: it renames the user and has not committed yet.
+    const other = ctx.dataSource.createQueryRunner();
+    await other.connect();
+    await other.startTransaction();
+    await other.query(`UPDATE users SET full_name = 'Renamed meanwhile' WHERE id = $1`, [user.id]);
+    // The import changes the roles only; its row leaves fullName out.
+    const importing = ctx.users.importUsersFromDicts([{ email, roles: '{user,editor}' }], { onConflict: 'update' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await other.commitTransaction();
+    await other.release();
+    const [written] = await importing;
+    expect(written).toMatchObject({ id: user.id, fullName: 'Renamed meanwhile', roles: ['user', 'editor'] });
+    await expect(ctx.sql(`SELECT full_name FROM users WHERE id = $1`, [user.id])).resolves.toEqual([{ full_name: 'Renamed meanwhile' }]);
   });
 
   it('refuses an id that belongs to another user', async () => {

@@ -574,10 +574,10 @@ COMMIT;
 -- params: $1 text[2]
 SELECT email_normalized FROM "users" WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL;
 
--- params: $1 text[2]
-SELECT email_normalized, full_name, is_active, roles, metadata FROM "users" WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL;
-
 START TRANSACTION;
+
+-- params: $1 text[2]
+SELECT email_normalized, full_name, is_active, roles, metadata FROM "users" WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL FOR UPDATE;
 
 -- params: $1 null[2], $2 text[2], $3 text[2], $4 text[2], $5 text[2], $6 bool[2], $7 json[2], $8 json[2], $9 null[2], $10 null[2]
 INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)

@@ -165,9 +165,12 @@ export class UserTransfer {
   // Writes a prepared import (a dry run's preview is returned as it is).
   async writeImport(prepared: PreparedImport): Promise<User[]> {
     if (prepared.preview) return prepared.preview;
-    const rows = prepared.onConflict === 'update' ? await this.keepOmittedFields(prepared.rows, prepared.given) : prepared.rows;
     try {
-      return await this.bulk.insert(rows, prepared.onConflict);
+      if (prepared.onConflict !== 'update') return await this.bulk.insert(prepared.rows, prepared.onConflict);
+      // The current values of the fields a row leaves out are read with the rows locked, in the
+      // write's transaction: a change committed in between would otherwise be overwritten with
+      // what was read before it.
+      return await this.db.transaction(async () => this.bulk.insert(await this.keepOmittedFields(prepared.rows, prepared.given), 'update'));
     } catch (error) {
       throw translateIdConflict(error, this.t);
     }
@@ -224,8 +227,8 @@ export class UserTransfer {
   // With onConflict 'update', a row updates only the fields it carries: for rows that match a
   // live user, the fields the row left out keep the user's current values.
   private async keepOmittedFields(rows: PreparedUser[], given: NewUser[]): Promise<PreparedUser[]> {
-    const current = await this.db.read<{ email_normalized: string; full_name: string | null; is_active: boolean; roles: string[]; metadata: Record<string, unknown> }>(
-      `SELECT email_normalized, full_name, is_active, roles, metadata FROM ${this.t.users} WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL`,
+    const current = await this.db.query<{ email_normalized: string; full_name: string | null; is_active: boolean; roles: string[]; metadata: Record<string, unknown> }>(
+      `SELECT email_normalized, full_name, is_active, roles, metadata FROM ${this.t.users} WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL FOR UPDATE`,
       [rows.map((r) => r.emailNormalized)],
     );
     const byEmail = new Map(current.map((c) => [c.email_normalized, c]));
