@@ -1,10 +1,13 @@
 import type { TransactionHost } from '@nestjs-cls/transactional';
 import type { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
 import { ClsService } from 'nestjs-cls';
+import type { Readable } from 'node:stream';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import type { QueryRunner } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { retryIdempotentOnLostConnection } from '../errors/database-errors';
+import { PooledClient, READ_TIMEOUT_MARGIN_MS, READ_TIMEOUT_MESSAGE } from './pooled-client';
 
 type Hook = () => Promise<void>;
 
@@ -53,6 +56,11 @@ export class DbSession implements AsyncDisposable {
       await this.runner.release();
     }
   }
+}
+
+export interface SqlStatement {
+  sql: string;
+  params: unknown[];
 }
 
 // The repository's door to PostgreSQL. Every statement runs on the ambient transaction when one
@@ -138,6 +146,54 @@ export class Db {
     const hooks = this.inTransaction() ? this.cls.get<Hook[] | undefined>(this.afterCommitKey) : undefined;
     if (hooks) hooks.push(hook);
     else await hook();
+  }
+
+  // Streams a `COPY ... TO STDOUT` statement on a pooled connection of its own (never the ambient
+  // transaction's), held for the stream's whole life and handed back exactly once: clean when the
+  // COPY has ended, destroyed after an error or when the consumer stops it early (a COPY cut short
+  // leaves the connection mid-protocol; destroying it also ends the server's backend). `prologue`
+  // runs, and commits, on that connection first. The COPY runs under `statementTimeoutMs` rather
+  // than the pool's statement timeout (a large export to a slow client takes longer than any query
+  // should), reset before the connection goes back.
+  async copyOut(sql: string, options: { statementTimeoutMs: number; prologue?: SqlStatement }): Promise<Readable> {
+    const driver = this.txHost.tx.connection.driver as PostgresDriver;
+    const [client, release] = (await driver.obtainMasterConnection()) as [PoolClient, (error?: Error) => void];
+    let released = false;
+    const releaseOnce = (error?: Error | null) => {
+      if (released) return;
+      released = true;
+      release(error ?? undefined);
+    };
+    try {
+      if (options.prologue) await client.query(options.prologue.sql, options.prologue.params);
+      await client.query(`SELECT set_config('statement_timeout', $1, false)`, [String(options.statementTimeoutMs)]);
+      const source = client.query(copyTo(sql));
+      // The client-side bound of the COPY (statements get theirs from the pool): a server that
+      // stops answering mid-stream fails the stream, and the connection's socket is destroyed at
+      // once (a graceful end would wait on a frozen server), so it is never reused.
+      const bound = setTimeout(() => {
+        const timeout = new Error(READ_TIMEOUT_MESSAGE);
+        if (client instanceof PooledClient) client.closeAfterTimeout(timeout);
+        source.destroy(timeout);
+      }, options.statementTimeoutMs + READ_TIMEOUT_MARGIN_MS);
+      let ended = false;
+      source.once('end', () => {
+        ended = true;
+        client.query('RESET statement_timeout').then(
+          () => releaseOnce(),
+          (error: Error) => releaseOnce(error),
+        );
+      });
+      source.once('error', (error) => releaseOnce(error));
+      source.once('close', () => {
+        clearTimeout(bound);
+        if (!ended) releaseOnce(new Error('the COPY stream closed before its end'));
+      });
+      return source;
+    } catch (error) {
+      releaseOnce(error as Error);
+      throw error;
+    }
   }
 
   private pool(): Pool {

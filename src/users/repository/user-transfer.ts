@@ -1,13 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { pipeline, type Readable } from 'node:stream';
-import type { PoolClient } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { isRealTimestamp } from '../../common/calendar';
 import { UsersSettings } from '../users.options';
-import { Db } from '../../database/db.service';
+import { Db, type SqlStatement } from '../../database/db.service';
 import { TableNames } from '../../database/table-names';
-import { PooledClient, READ_TIMEOUT_MARGIN_MS, READ_TIMEOUT_MESSAGE } from '../../database/pooled-client';
 import type { FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail } from '../email';
 import type { NewUser, User } from '../user.model';
@@ -16,13 +12,7 @@ import { CopyRows, type RowFraming } from './copy-rows';
 import { isUuid } from '../../common/paging';
 import { liveFilter } from './live-filter';
 import { duplicatesWithin, UserBulk, type PreparedUser } from './user-bulk';
-import { DbConnection } from '../../database/database.module';
 import { translateIdConflict } from './sql-errors';
-
-export interface SqlStatement {
-  sql: string;
-  params: unknown[];
-}
 
 export interface ExportOptions {
   withDeleted?: boolean;
@@ -113,7 +103,6 @@ interface ImportExtras {
 @Injectable()
 export class UserTransfer {
   constructor(
-    private readonly connection: DbConnection,
     private readonly config: UsersSettings,
     private readonly db: Db,
     private readonly bulk: UserBulk,
@@ -176,52 +165,18 @@ export class UserTransfer {
     }
   }
 
-  // Streams `COPY (SELECT <row> ...) TO STDOUT` on a connection of its own, held for the
-  // stream's whole life and handed back exactly once: clean when the COPY has ended, destroyed
-  // after an error or when the consumer closes the stream early (a COPY cut short leaves the
-  // connection mid-protocol; destroying it also ends the server's backend). The COPY runs under
-  // EXPORT_STATEMENT_TIMEOUT_MS rather than the pool's statement timeout (a large export to a slow
-  // client takes longer than any query should), reset before the connection goes back. Rows come
-  // in the table's physical order: ORDER BY created_at would turn one sequential read into random
-  // heap reads through the index, about twice the time at a million users.
+  // Streams `COPY (SELECT <row> ...) TO STDOUT` through Db (a connection of its own, the export's
+  // statement timeout, the prologue first), framed as CSV or JSON lines. Rows come in the table's
+  // physical order: ORDER BY created_at would turn one sequential read into random heap reads
+  // through the index, about twice the time at a million users.
   private async copyOut(row: string, options: ExportOptions, framing: RowFraming): Promise<Readable> {
     const sql = `COPY (SELECT ${row} FROM ${this.t.users} u WHERE ${liveFilter(options.withDeleted === true)}) TO STDOUT (FORMAT binary)`;
-    const driver = this.connection.dataSource.driver as PostgresDriver;
-    const [client, release] = (await driver.obtainMasterConnection()) as [PoolClient, (error?: Error) => void];
-    let released = false;
-    const releaseOnce = (error?: Error | null) => {
-      if (released) return;
-      released = true;
-      release(error ?? undefined);
-    };
-    try {
-      if (options.prologue) await client.query(options.prologue.sql, options.prologue.params);
-      await client.query(`SELECT set_config('statement_timeout', $1, false)`, [String(this.config.exportStatementTimeoutMs)]);
-      const source = client.query(copyTo(sql));
-      // The client-side bound of the COPY (statements get theirs from the pool): a server that
-      // stops answering mid-export fails the stream, and the connection's socket is destroyed at
-      // once (a graceful end would wait on a frozen server), so it is never reused.
-      const bound = setTimeout(() => {
-        const timeout = new Error(READ_TIMEOUT_MESSAGE);
-        if (client instanceof PooledClient) client.closeAfterTimeout(timeout);
-        source.destroy(timeout);
-      }, this.config.exportStatementTimeoutMs + READ_TIMEOUT_MARGIN_MS);
-      source.once('close', () => clearTimeout(bound));
-      const rows = new CopyRows(framing);
-      source.once('end', () => {
-        client.query('RESET statement_timeout').then(
-          () => releaseOnce(),
-          (error: Error) => releaseOnce(error),
-        );
-      });
-      pipeline(source, rows, (error) => {
-        if (error) releaseOnce(error);
-      });
-      return rows;
-    } catch (error) {
-      releaseOnce(error as Error);
-      throw error;
-    }
+    const source = await this.db.copyOut(sql, { statementTimeoutMs: this.config.exportStatementTimeoutMs, prologue: options.prologue });
+    const rows = new CopyRows(framing);
+    // A failure on either side destroys both: the consumer sees it on `rows`, and Db, seeing the
+    // COPY end early, closes its connection.
+    pipeline(source, rows, () => undefined);
+    return rows;
   }
 
   // With onConflict 'update', a row updates only the fields it carries: for rows that match a
