@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/users/users-data-source';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { MODULE_INDEXES } from '../support/module-indexes';
 
 describe('schema', () => {
   let db: TestDatabase;
@@ -30,23 +31,6 @@ describe('schema', () => {
 
   it('creates the indexes every query relies on', async () => {
     const rows: { indexname: string }[] = await dataSource.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'migrations'`);
-    expect(rows.map((r) => r.indexname).sort()).toEqual(
-      [
-        'IDX_audit_log_user_id_created_at',
-        'IDX_files_user_id_created_at',
-        'IDX_users_created_at_id',
-        'IDX_users_email_trgm',
-        'IDX_users_full_name_trgm',
-        'IDX_users_last_login_at',
-        'IDX_users_live_active_created_at_id',
-        'IDX_users_live_created_at_id',
-        'IDX_users_metadata',
-        'IDX_users_roles',
-        'PK_audit_log',
-        'PK_files',
-        'PK_users',
-        'UQ_users_email_normalized_live',
-      ].sort(),
-    );
+    expect(rows.map((r) => r.indexname).sort()).toEqual(MODULE_INDEXES);
   });
 });

@@ -8,27 +8,11 @@ import { UserAlreadyExistsError } from '../../src/users/users.errors';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { createUser, factoryPasswordHash, uniqueEmail } from '../support/user-factory';
+import { MODULE_INDEXES } from '../support/module-indexes';
 
 // Issue 8: a host whose database already has a `users` table of its own runs the module's
 // migrations with its own DataSource, under a prefix or in a schema, and both live side by side.
 
-// The indexes the module creates, under the default naming (test/database/schema.spec.ts).
-const INDEXES = [
-  'IDX_audit_log_user_id_created_at',
-  'IDX_files_user_id_created_at',
-  'IDX_users_created_at_id',
-  'IDX_users_email_trgm',
-  'IDX_users_full_name_trgm',
-  'IDX_users_last_login_at',
-  'IDX_users_live_active_created_at_id',
-  'IDX_users_live_created_at_id',
-  'IDX_users_metadata',
-  'IDX_users_roles',
-  'PK_audit_log',
-  'PK_files',
-  'PK_users',
-  'UQ_users_email_normalized_live',
-];
 
 // The host's own table and migration, which the module must leave alone.
 class HostUsers1700000000000 implements MigrationInterface {
@@ -100,7 +84,7 @@ describe.each([
       schema,
       ['users', 'files', 'audit_log'].map(table),
     ]);
-    expect(indexes.map((r) => r.indexname).sort()).toEqual(INDEXES.map(table).sort());
+    expect(indexes.map((r) => r.indexname).sort()).toEqual(MODULE_INDEXES.map(table).sort());
     const triggers: { tgname: string }[] = await host.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal`, [t.users]);
     expect(triggers).toEqual([{ tgname: table('TRG_users_rotate_token_epoch') }]);
   });
@@ -224,6 +208,6 @@ describe('runUsersMigrations', () => {
     const indexes: { indexname: string }[] = await host.query(`SELECT indexname FROM pg_indexes WHERE tablename = ANY($1::text[])`, [
       ['users', 'files', 'audit_log'].map((name) => t.objectName(name)),
     ]);
-    expect(indexes.map((r) => r.indexname).sort()).toEqual(INDEXES.map((name) => t.objectName(name)).sort());
+    expect(indexes.map((r) => r.indexname).sort()).toEqual(MODULE_INDEXES.map((name) => t.objectName(name)).sort());
   });
 });

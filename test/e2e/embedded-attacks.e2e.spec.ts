@@ -1,10 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Injectable, Module, Controller, Post, Body, HttpCode, type CanActivate, type ExecutionContext, type INestApplication, type Type, ValidationPipe, VersioningType } from '@nestjs/common';
+import { Injectable, Module, Controller, Post, Body, HttpCode, type CanActivate, type ExecutionContext, type INestApplication, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, NestFactory } from '@nestjs/core';
-import { ExpressAdapter } from '@nestjs/platform-express';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Catch, type ArgumentsHost, type ExceptionFilter, type NestInterceptor, type CallHandler } from '@nestjs/common';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { of, map, type Observable } from 'rxjs';
 import request from 'supertest';
@@ -13,53 +10,20 @@ import { UsersRepository } from '../../src/users/users.repository';
 import type { UsersModuleOptions } from '../../src/users/users.options';
 import { uniqueEmail } from '../harness/create-test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { ADAPTERS, createHost, listenHost, sqlOn } from '../support/embedded-host';
 
 // Hostile-host attacks on the embeddable UsersModule (issue 8, "Secure by default when embedded").
-// Each `it` is either a finding (it fails today; the name says what should hold) or a property that
+// Each `it` is a finding of that attack, fixed (the name says what must hold), or a property that
 // held under attack and is worth keeping (marked "holds:" in its name).
 
-const ADAPTERS = ['fastify', 'express'] as const;
-type AdapterName = (typeof ADAPTERS)[number];
 const SECRET = randomBytes(32).toString('hex');
 const OTHER_SECRET = randomBytes(32).toString('hex');
-
-interface ListenOptions {
-  bodyParser?: boolean;
-  globalPrefix?: string;
-  uriVersioning?: boolean;
-}
-
-async function create(root: Type, adapter: AdapterName, options: ListenOptions = {}): Promise<INestApplication> {
-  const app =
-    adapter === 'fastify'
-      ? await NestFactory.create<NestFastifyApplication>(root, new FastifyAdapter(), { logger: false, abortOnError: false })
-      : await NestFactory.create(root, new ExpressAdapter(), { logger: false, bodyParser: options.bodyParser ?? false, abortOnError: false });
-  if (options.globalPrefix) app.setGlobalPrefix(options.globalPrefix);
-  if (options.uriVersioning) app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' });
-  return app;
-}
-
-async function listen(root: Type, adapter: AdapterName, options: ListenOptions = {}): Promise<INestApplication> {
-  const app = await create(root, adapter, options);
-  await app.listen(0, '127.0.0.1');
-  return app;
-}
-
-async function sql<T = Record<string, unknown>>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 // Connections the module's own pools hold on a database (application_name 'nest-users').
 async function modulePoolConnections(database: TestDatabase): Promise<number> {
   const admin = new URL(database.url);
   admin.pathname = '/postgres';
-  const rows = await sql<{ n: number }>(admin.toString(), `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'nest-users'`, [database.name]);
+  const rows = await sqlOn<{ n: number }>(admin.toString(), `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'nest-users'`, [database.name]);
   return rows[0].n;
 }
 
@@ -142,7 +106,7 @@ describe.each(ADAPTERS)('two UsersModule instances in one host, on %s', (adapter
       ],
     })
     class TwoInstancesHost {}
-    await expect(listen(TwoInstancesHost, adapter)).rejects.toThrow('only one instance per app may mount routes; give the others routes: false');
+    await expect(listenHost(TwoInstancesHost, adapter)).rejects.toThrow('only one instance per app may mount routes; give the others routes: false');
   });
 
   it('serves one routed instance beside a repository-only one, each on its own database and connections', async () => {
@@ -153,7 +117,7 @@ describe.each(ADAPTERS)('two UsersModule instances in one host, on %s', (adapter
       ],
     })
     class TwoInstancesHost {}
-    const app = await listen(TwoInstancesHost, adapter);
+    const app = await listenHost(TwoInstancesHost, adapter);
     try {
       const http = request(app.getHttpServer());
       const tokenA = await login(http, '/a/auth/login', adminA);
@@ -194,8 +158,8 @@ describe('two UsersModule.forRootAsync instances built by one helper (repository
     try {
       const emailB = uniqueEmail('tenant-b');
       await app.select(TenantB).get(Probe, { strict: true }).users.createUserWithValidation(emailB, 'a tenant b password 1');
-      const inA = await sql<{ n: number }>(dbA.url, 'SELECT count(*)::int AS n FROM users WHERE email = $1', [emailB]);
-      const inB = await sql<{ n: number }>(dbB.url, 'SELECT count(*)::int AS n FROM users WHERE email = $1', [emailB]);
+      const inA = await sqlOn<{ n: number }>(dbA.url, 'SELECT count(*)::int AS n FROM users WHERE email = $1', [emailB]);
+      const inB = await sqlOn<{ n: number }>(dbB.url, 'SELECT count(*)::int AS n FROM users WHERE email = $1', [emailB]);
       expect({ inA: inA[0].n, inB: inB[0].n }).toEqual({ inA: 0, inB: 1 });
       // One instance's session or transaction never carries the other's statements.
       const a = app.select(TenantA).get(Probe, { strict: true }).users;
@@ -210,8 +174,8 @@ describe('two UsersModule.forRootAsync instances built by one helper (repository
         }),
       ).rejects.toThrow('roll back A');
       // B's write was not part of A's transaction: it committed on its own.
-      const whereA = await sql<{ n: number }>(dbA.url, 'SELECT count(*)::int AS n FROM users WHERE email = $1', [emailInside]);
-      const whereB = await sql<{ n: number }>(dbB.url, 'SELECT count(*)::int AS n FROM users WHERE email = $1', [emailInside]);
+      const whereA = await sqlOn<{ n: number }>(dbA.url, 'SELECT count(*)::int AS n FROM users WHERE email = $1', [emailInside]);
+      const whereB = await sqlOn<{ n: number }>(dbB.url, 'SELECT count(*)::int AS n FROM users WHERE email = $1', [emailInside]);
       expect({ a: whereA[0].n, b: whereB[0].n }).toEqual({ a: 0, b: 1 });
       await expect(b.isEmailUnique(emailInside)).resolves.toBe(false);
       await expect(a.isEmailUnique(emailInside)).resolves.toBe(true);
@@ -233,7 +197,7 @@ describe.each(ADAPTERS)("the host's authGuard hands the module odd users, on %s"
     database = await createTestDatabase();
     @Module({ imports: [UsersModule.forRoot({ database: { url: database.url, poolMax: 2 }, authGuard: LooseHostGuard, adminRoles: ['admin'] })] })
     class Host {}
-    app = await listen(Host, adapter);
+    app = await listenHost(Host, adapter);
     http = request(app.getHttpServer());
   });
   afterAll(async () => {
@@ -261,7 +225,7 @@ describe.each(ADAPTERS)("the host's authGuard hands the module odd users, on %s"
   it('answers 401 (not 400 VALIDATION_FAILED on actorId, nor 200 on reads) when the host identifies its caller by something other than a uuid, and writes nothing', async () => {
     const email = uniqueEmail('by-name');
     const res = await http.post('/users').set({ 'x-host-user': 'alice', 'x-host-roles': 'admin' }).send({ email, password: 'a created password 1' });
-    await expect(sql(database.url, 'SELECT count(*)::int AS n FROM users WHERE email = $1', [email])).resolves.toEqual([{ n: 0 }]);
+    await expect(sqlOn(database.url, 'SELECT count(*)::int AS n FROM users WHERE email = $1', [email])).resolves.toEqual([{ n: 0 }]);
     // Today: reads are served to 'alice' (200), and writes answer 400 VALIDATION_FAILED "actorId:
     // must be a UUID or null", blaming the client for the host's identity.
     expect(res.status).toBe(401);
@@ -281,7 +245,7 @@ describe.each(ADAPTERS)('a host authGuard written as an Observable, or returning
   it('lets an admin in through an authGuard that returns Observable<true> (Nest guard contract)', async () => {
     @Module({ imports: [UsersModule.forRoot({ database: { url: database.url, poolMax: 2 }, authGuard: ObservableHostGuard })] })
     class Host {}
-    const app = await listen(Host, adapter);
+    const app = await listenHost(Host, adapter);
     try {
       const http = request(app.getHttpServer());
       await http.get('/users').expect(401);
@@ -294,7 +258,7 @@ describe.each(ADAPTERS)('a host authGuard written as an Observable, or returning
   it('holds: a guard answering a truthy non-boolean is refused 401 (fails closed)', async () => {
     @Module({ imports: [UsersModule.forRoot({ database: { url: database.url, poolMax: 2 }, authGuard: TruthyHostGuard })] })
     class Host {}
-    const app = await listen(Host, adapter);
+    const app = await listenHost(Host, adapter);
     try {
       await request(app.getHttpServer()).get('/users').expect(401);
     } finally {
@@ -327,7 +291,7 @@ describe.each(ADAPTERS)('route prefix and global prefix variants, on %s', (adapt
   it.each(cases)('holds: $name: 401 without a token, the small body limit (413) and the error body on the module routes', async ({ prefix, globalPrefix, base }) => {
     @Module({ imports: [UsersModule.forRoot({ database: { url: database.url, poolMax: 2 }, jwt: { secret: SECRET }, ...(prefix !== undefined ? { routes: { prefix } } : {}) })] })
     class Host {}
-    const app = await listen(Host, adapter, { globalPrefix });
+    const app = await listenHost(Host, adapter, { globalPrefix });
     try {
       const http = request(app.getHttpServer());
       const res = await http.get(`${base}/users`).expect(401);
@@ -343,7 +307,7 @@ describe.each(ADAPTERS)('route prefix and global prefix variants, on %s', (adapt
   it("applies the module's body limits and JSON bounds under URI versioning (defaultVersion '1')", async () => {
     @Module({ imports: [UsersModule.forRoot({ database: { url: database.url, poolMax: 2 }, jwt: { secret: SECRET } })] })
     class Host {}
-    const app = await listen(Host, adapter, { uriVersioning: true });
+    const app = await listenHost(Host, adapter, { uriVersioning: true });
     try {
       const http = request(app.getHttpServer());
       await http.get('/v1/users').expect(401);
@@ -370,7 +334,7 @@ describe.each(ADAPTERS)('path, case and method tricks without a token, on %s', (
     database = await createTestDatabase();
     @Module({ imports: [UsersModule.forRoot({ database: { url: database.url, poolMax: 2 }, jwt: { secret: SECRET }, routes: { prefix: 'admin' } })] })
     class Host {}
-    app = await listen(Host, adapter);
+    app = await listenHost(Host, adapter);
     http = request(app.getHttpServer());
   });
   afterAll(async () => {
@@ -454,7 +418,7 @@ describe("Fastify: the module's body handling stays on the module's routes", () 
       controllers: [HostNotesController, HostEchoController],
     })
     class Host {}
-    app = await listen(Host, 'fastify');
+    app = await listenHost(Host, 'fastify');
     http = request(app.getHttpServer());
   });
   afterAll(async () => {
@@ -480,7 +444,7 @@ describe('holds: routes: false mounts nothing and installs nothing on a Fastify 
     const database = await createTestDatabase();
     @Module({ imports: [UsersModule.forRoot({ database: { url: database.url, poolMax: 2 }, routes: false, jwt: { secret: SECRET } })], controllers: [HostEchoController] })
     class Host {}
-    const app = await listen(Host, 'fastify');
+    const app = await listenHost(Host, 'fastify');
     try {
       const http = request(app.getHttpServer());
       for (const path of ['/users', '/auth/me', '/users/export', '/users/count']) await http.get(path).expect(404);
@@ -506,7 +470,7 @@ describe('Express host with its default body parser left on', () => {
     database = await createTestDatabase();
     @Module({ imports: [UsersModule.forRoot({ database: { url: database.url, poolMax: 2 }, jwt: { secret: SECRET }, bootstrapAdmin: owner })] })
     class Host {}
-    app = await listen(Host, 'express', { bodyParser: true });
+    app = await listenHost(Host, 'express', { bodyParser: true });
     http = request(app.getHttpServer());
     auth = { authorization: `Bearer ${await login(http, '/auth/login', owner)}` };
   });
@@ -600,7 +564,7 @@ describe.each(ADAPTERS)('host globals around the module routes, on %s', (adapter
       ],
     })
     class Host {}
-    app = await listen(Host, adapter);
+    app = await listenHost(Host, adapter);
     http = request(app.getHttpServer());
     auth = { authorization: `Bearer ${await login(http, '/auth/login', owner)}` };
   });
@@ -640,7 +604,7 @@ describe.each(ADAPTERS)('a host APP_INTERCEPTOR that wraps every answer, on %s',
       providers: [{ provide: APP_INTERCEPTOR, useClass: HostWrapInterceptor }],
     })
     class Host {}
-    const app = await listen(Host, adapter);
+    const app = await listenHost(Host, adapter);
     try {
       const http = request(app.getHttpServer());
       const res = await http.post('/auth/login').send(owner).expect(200);
@@ -680,7 +644,7 @@ describe('option validation', () => {
     @Module({ imports: [UsersModule.forRoot({ database: { url: database.url, poolMax: 2 }, jwt: { secret: SECRET }, ...options })] })
     class Host {}
     try {
-      const app = await NestFactory.create(Host, new ExpressAdapter(), { logger: false, abortOnError: false, bodyParser: false });
+      const app = await createHost(Host, 'express');
       await app.init();
       await app.close();
       return undefined;
@@ -755,7 +719,7 @@ describe.each(ADAPTERS)("the module's own pool (database option), on %s", (adapt
     const owner = admin();
     @Module({ imports: [UsersModule.forRoot({ database: { url: database.url, poolMax: 3 }, jwt: { secret: SECRET }, bootstrapAdmin: owner })] })
     class Host {}
-    const app = await listen(Host, adapter);
+    const app = await listenHost(Host, adapter);
     const http = request(app.getHttpServer());
     const token = await login(http, '/auth/login', owner);
     await Promise.all(Array.from({ length: 6 }, () => http.get('/users').set('authorization', `Bearer ${token}`).expect(200)));
@@ -767,7 +731,7 @@ describe.each(ADAPTERS)("the module's own pool (database option), on %s", (adapt
   it('refuses a bootstrapAdmin with a weak password before it opens its pool, naming the option', async () => {
     @Module({ imports: [UsersModule.forRoot({ database: { url: database.url, poolMax: 3 }, jwt: { secret: SECRET }, bootstrapAdmin: { email: uniqueEmail('weak'), password: 'short' } })] })
     class Host {}
-    await expect(create(Host, adapter)).rejects.toThrow('option bootstrapAdmin.password must be a password the policy accepts');
+    await expect(createHost(Host, adapter)).rejects.toThrow('option bootstrapAdmin.password must be a password the policy accepts');
     await expect(waitForNoPool(database)).resolves.toBe(0);
   });
 

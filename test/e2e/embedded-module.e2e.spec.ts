@@ -2,14 +2,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable, Module, RequestMethod, type CanActivate, type ExecutionContext, type INestApplication, type Type } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { NestFactory } from '@nestjs/core';
-import { ExpressAdapter } from '@nestjs/platform-express';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClsPluginTransactional, TransactionHost } from '@nestjs-cls/transactional';
 import { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
 import { ClsModule } from 'nestjs-cls';
 import { DataSource } from 'typeorm';
-import { Client } from 'pg';
 import request from 'supertest';
 import { UsersBulkController } from '../../src/users/controllers/users-bulk.controller';
 import { UsersQueryController } from '../../src/users/controllers/users-query.controller';
@@ -18,12 +15,11 @@ import { UsersModule } from '../../src/users/users.module';
 import { UsersRepository } from '../../src/users/users.repository';
 import { uniqueEmail } from '../harness/create-test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { ADAPTERS, listenHost, sqlOn } from '../support/embedded-host';
 
 // UsersModule embedded in hosts that register no global guard, filter or pipe of their own, on a
 // fresh database that already holds an unrelated `users` table (issue 8, points 1, 2 and 4).
 
-const ADAPTERS = ['fastify', 'express'] as const;
-type AdapterName = (typeof ADAPTERS)[number];
 const SECRET = randomBytes(32).toString('hex');
 
 // Every route of the module's user controllers, with sample parameters.
@@ -42,30 +38,11 @@ function userRoutes(prefix: string): { method: string; path: string }[] {
   });
 }
 
-async function listen(root: Type, adapter: AdapterName): Promise<INestApplication> {
-  const app =
-    adapter === 'fastify'
-      ? await NestFactory.create<NestFastifyApplication>(root, new FastifyAdapter(), { logger: false, abortOnError: false })
-      : await NestFactory.create(root, new ExpressAdapter(), { logger: false, bodyParser: false, abortOnError: false });
-  await app.listen(0, '127.0.0.1');
-  return app;
-}
-
 // A host's database before the module: its own `users` table, unrelated to ours.
 async function hostDatabase(): Promise<TestDatabase> {
   const database = await createTestDatabase({ migrated: false });
-  await sql(database.url, `CREATE TABLE users (username text PRIMARY KEY, karma int NOT NULL); INSERT INTO users VALUES ('grace', 42)`);
+  await sqlOn(database.url, `CREATE TABLE users (username text PRIMARY KEY, karma int NOT NULL); INSERT INTO users VALUES ('grace', 42)`);
   return database;
-}
-
-async function sql<T = Record<string, unknown>>(url: string, text: string): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows as T[];
-  } finally {
-    await client.end();
-  }
 }
 
 describe.each(ADAPTERS)('a bare host module importing UsersModule.forRoot, on %s', (adapter) => {
@@ -90,7 +67,7 @@ describe.each(ADAPTERS)('a bare host module importing UsersModule.forRoot, on %s
       ],
     })
     class HostModule {}
-    app = await listen(HostModule, adapter);
+    app = await listenHost(HostModule, adapter);
     http = request(app.getHttpServer());
   });
   afterAll(async () => {
@@ -150,8 +127,8 @@ describe.each(ADAPTERS)('a bare host module importing UsersModule.forRoot, on %s
     const res = await http.get('/admin/users').set('authorization', `Bearer ${token}`).expect(200);
     expect((res.body as { items: { email: string; roles: string[] }[] }).items).toEqual(expect.arrayContaining([expect.objectContaining({ email: admin.email, roles: expect.arrayContaining(['owner']) })]));
     await http.get('/users').set('authorization', `Bearer ${token}`).expect(404);
-    await expect(sql(database.url, 'SELECT username, karma FROM users')).resolves.toEqual([{ username: 'grace', karma: 42 }]);
-    const tables = await sql<{ table_name: string }>(database.url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
+    await expect(sqlOn(database.url, 'SELECT username, karma FROM users')).resolves.toEqual([{ username: 'grace', karma: 42 }]);
+    const tables = await sqlOn<{ table_name: string }>(database.url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
     expect(tables.map((t) => t.table_name)).toEqual(['acme_audit_log', 'acme_files', 'acme_users', 'acme_users_migrations', 'users']);
   });
 });
@@ -205,7 +182,7 @@ describe.each(ADAPTERS)("UsersModule on the host's TypeORM data source with the 
       ],
     })
     class HostModule {}
-    app = await listen(HostModule, adapter);
+    app = await listenHost(HostModule, adapter);
     http = request(app.getHttpServer());
   });
   afterAll(async () => {
@@ -244,9 +221,9 @@ describe.each(ADAPTERS)("UsersModule on the host's TypeORM data source with the 
 
   it("mounts no /auth routes (the host authenticates) and keeps the module's tables in its schema", async () => {
     await http.post('/auth/login').send({ email: 'a@example.com', password: 'whatever password' }).expect(404);
-    const tables = await sql<{ table_name: string }>(database.url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'identity' ORDER BY 1`);
+    const tables = await sqlOn<{ table_name: string }>(database.url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'identity' ORDER BY 1`);
     expect(tables.map((t) => t.table_name)).toEqual(['audit_log', 'files', 'users', 'users_migrations']);
-    await expect(sql(database.url, 'SELECT username, karma FROM public.users')).resolves.toEqual([{ username: 'grace', karma: 42 }]);
+    await expect(sqlOn(database.url, 'SELECT username, karma FROM public.users')).resolves.toEqual([{ username: 'grace', karma: 42 }]);
   });
 });
 
@@ -255,13 +232,13 @@ describe('UsersModule with routes: false (repository only)', () => {
     const database = await hostDatabase();
     @Module({ imports: [UsersModule.forRoot({ database: { url: database.url }, tablePrefix: 'lib_', routes: false })] })
     class HostModule {}
-    const app = await listen(HostModule, 'fastify');
+    const app = await listenHost(HostModule, 'fastify');
     try {
       await request(app.getHttpServer()).get('/users').expect(404);
       const users = app.get(UsersRepository);
       const user = await users.createUserWithValidation(uniqueEmail('lib'), 'a library password 1');
       await expect(users.getUserById(user.id)).resolves.toMatchObject({ id: user.id });
-      await expect(sql(database.url, 'SELECT count(*)::int AS n FROM lib_users')).resolves.toEqual([{ n: 1 }]);
+      await expect(sqlOn(database.url, 'SELECT count(*)::int AS n FROM lib_users')).resolves.toEqual([{ n: 1 }]);
     } finally {
       await app.close();
       await database.drop();
@@ -274,7 +251,7 @@ describe('UsersModule with routes: false (repository only)', () => {
       @Module({ imports: [UsersModule.forRoot({ database: { url: database.url }, routes: false, jwt: { secret: SECRET } })] })
       class Colliding {}
       await expect(NestFactory.createApplicationContext(Colliding, { logger: false, abortOnError: false })).rejects.toThrow(/already exists.*give UsersModule a tablePrefix or a schema/);
-      await expect(sql(database.url, 'SELECT username, karma FROM users')).resolves.toEqual([{ username: 'grace', karma: 42 }]);
+      await expect(sqlOn(database.url, 'SELECT username, karma FROM users')).resolves.toEqual([{ username: 'grace', karma: 42 }]);
       @Module({
         imports: [
           TypeOrmModule.forRoot({ type: 'postgres', url: database.url }),

@@ -1,0 +1,18 @@
+// The indexes the module's migrations create, under the default naming, sorted: the schema
+// tests check that every query has its index, and the naming tests that a prefix renames them all.
+export const MODULE_INDEXES = [
+  'IDX_audit_log_user_id_created_at',
+  'IDX_files_user_id_created_at',
+  'IDX_users_created_at_id',
+  'IDX_users_email_trgm',
+  'IDX_users_full_name_trgm',
+  'IDX_users_last_login_at',
+  'IDX_users_live_active_created_at_id',
+  'IDX_users_live_created_at_id',
+  'IDX_users_metadata',
+  'IDX_users_roles',
+  'PK_audit_log',
+  'PK_files',
+  'PK_users',
+  'UQ_users_email_normalized_live',
+];
