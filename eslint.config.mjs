@@ -39,6 +39,23 @@ export default tseslint.config(
     },
   },
   {
+    // The repository's concerns are peers: each uses the store of persistence primitives (and Db),
+    // never another concern, so that any SQL is found without opening a second concern's file.
+    files: ['src/users/repository/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: APP_LEVEL, message: "the users module is embedded in other apps: it takes its settings from UsersModule's options, never from this app" },
+            { group: ['./user-reads', './user-writes', './user-bulk', './user-transfer', './user-privacy'], message: 'repository concerns are peers: share a primitive through UserStore instead' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.spec.ts', 'test/**/*.ts'],
     ...jest.configs['flat/recommended'],
     rules: {

@@ -12,7 +12,8 @@ export { UsersService, type Actor } from './users/users.service';
 export type { KeysetPage, NewUser, Page, PageOptions, User, UserAuthState, UserCredentials, UserDefaults, UserFile, UserPatch, UserWithFiles } from './users/user.model';
 export type { PreparedNewUser } from './users/repository/user-writes';
 export type { UserFilter } from './users/repository/user-reads';
-export type { ConflictPolicy, ExportOptions, ImportOptions, ImportRow, PreparedImport } from './users/repository/user-transfer';
+export type { ExportOptions, ImportOptions, ImportRow, PreparedImport } from './users/repository/user-transfer';
+export type { ConflictPolicy } from './users/repository/user-store';
 export type { AuditContext, AuditEntry } from './audit/audit-log.service';
 export type { DbSession } from './database/db.service';
 

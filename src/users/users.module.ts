@@ -28,6 +28,7 @@ import { UsersController } from './controllers/users.controller';
 import { UserBulk } from './repository/user-bulk';
 import { UserPrivacy } from './repository/user-privacy';
 import { UserReads } from './repository/user-reads';
+import { UserStore } from './repository/user-store';
 import { UserTransfer } from './repository/user-transfer';
 import { UserWrites } from './repository/user-writes';
 import { UserCache } from './user-cache.service';
@@ -131,6 +132,7 @@ export class UsersModule implements NestModule {
       ],
       controllers,
       providers: [
+        UserStore,
         UserReads,
         UserWrites,
         UserBulk,

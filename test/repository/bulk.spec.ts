@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { ErrorCode } from '../../src/errors/domain-error';
-import { INSERT_CHUNK_ROWS } from '../../src/users/repository/user-bulk';
+import { INSERT_CHUNK_ROWS } from '../../src/users/repository/user-store';
 import { MAX_BULK_ITEMS, MAX_PLAINTEXT_PASSWORDS } from '../../src/users/user-rules';
 import type { NewUser } from '../../src/users/user.model';
 import { UserAlreadyExistsError, UserValidationError } from '../../src/users/users.errors';

@@ -330,10 +330,9 @@ UPDATE "users" u SET email = $3, email_normalized = $4, is_active = $5, metadata
 
 -- UsersRepository.partialUpdateUser(id, {} (nothing to change))
 
--- prepared statement users_live_auth_by_id
 -- params: $1 uuid
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact, u.token_epoch::text AS token_epoch, u.xmin::text AS row_version FROM "users" u WHERE u.id = $1 AND u.deleted_at IS NULL;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.id = $1 AND u.deleted_at IS NULL;
 
 -- UsersRepository.partialUpdateUser(id, { fullName: 'Late' }, { expectedVersion: stale })
 -- rejects with VERSION_CONFLICT
@@ -349,7 +348,8 @@ SELECT 1 FROM "users" u WHERE u.id = $1 AND u.deleted_at IS NULL;
 -- UsersRepository.softDeleteUser(id of a live user)
 
 -- params: $1 uuid
-UPDATE "users" u SET deleted_at = now(), is_deleted = true, version = u.version + 1, updated_at = now() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+UPDATE "users" u SET deleted_at = now(), is_deleted = true, version = u.version + 1, updated_at = now()
+  WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
   u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
 
 -- UsersRepository.restoreUser(id of a soft-deleted user)
@@ -369,21 +369,22 @@ UPDATE "users" u SET deleted_at = NULL, is_deleted = false, version = u.version 
 -- params: $1 uuid
 SELECT anonymized_at IS NOT NULL AS anonymized FROM "users" WHERE id = $1;
 
--- prepared statement users_live_auth_by_id
 -- params: $1 uuid
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact, u.token_epoch::text AS token_epoch, u.xmin::text AS row_version FROM "users" u WHERE u.id = $1 AND u.deleted_at IS NULL;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.id = $1 AND u.deleted_at IS NULL;
 
 -- UsersRepository.deactivateUser(id of an active user)
 
 -- params: $1 uuid
-UPDATE "users" u SET is_active = false, version = u.version + 1, updated_at = now() WHERE u.id = $1 AND u.is_active AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+UPDATE "users" u SET is_active = false, version = u.version + 1, updated_at = now()
+  WHERE u.id = $1 AND u.is_active AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
   u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
 
 -- UsersRepository.deactivateUser(id of an inactive user (nothing to change))
 
 -- params: $1 uuid
-UPDATE "users" u SET is_active = false, version = u.version + 1, updated_at = now() WHERE u.id = $1 AND u.is_active AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+UPDATE "users" u SET is_active = false, version = u.version + 1, updated_at = now()
+  WHERE u.id = $1 AND u.is_active AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
   u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
 
 -- params: $1 uuid
@@ -393,7 +394,8 @@ SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.ro
 -- UsersRepository.reactivateUser(id of an inactive user)
 
 -- params: $1 uuid
-UPDATE "users" u SET is_active = true, version = u.version + 1, updated_at = now() WHERE u.id = $1 AND NOT u.is_active AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+UPDATE "users" u SET is_active = true, version = u.version + 1, updated_at = now()
+  WHERE u.id = $1 AND NOT u.is_active AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
   u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
 
 -- UsersRepository.updateLastLogin(id, 2026-05-01T12:00:00Z)
@@ -405,7 +407,8 @@ UPDATE "users" u SET last_login_at = $2 WHERE u.id = $1 AND u.deleted_at IS NULL
 -- UsersRepository.changeUserPassword(id, a new hash)
 
 -- params: $1 uuid, $2 text
-UPDATE "users" u SET hashed_password = $2, version = u.version + 1, updated_at = now() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+UPDATE "users" u SET hashed_password = $2, version = u.version + 1, updated_at = now()
+  WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
   u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
 
 -- UsersRepository.replaceUserPasswordHash(id, the current hash, a new hash)
@@ -423,13 +426,15 @@ UPDATE "users" u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.delet
 -- UsersRepository.assignRoleToUser(id, 'editor')
 
 -- params: $1 uuid, $2 text
-UPDATE "users" u SET roles = array_append(u.roles, $2), version = u.version + 1, updated_at = now() WHERE u.id = $1 AND NOT ($2 = ANY(u.roles)) AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+UPDATE "users" u SET roles = array_append(u.roles, $2), version = u.version + 1, updated_at = now()
+  WHERE u.id = $1 AND NOT ($2 = ANY(u.roles)) AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
   u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
 
 -- UsersRepository.revokeRoleFromUser(id of an editor, 'editor')
 
 -- params: $1 uuid, $2 text
-UPDATE "users" u SET roles = array_remove(u.roles, $2), version = u.version + 1, updated_at = now() WHERE u.id = $1 AND $2 = ANY(u.roles) AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+UPDATE "users" u SET roles = array_remove(u.roles, $2), version = u.version + 1, updated_at = now()
+  WHERE u.id = $1 AND $2 = ANY(u.roles) AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
   u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
 
 -- UsersRepository.bulkCreateUsers(three new users with hashed passwords)
@@ -452,23 +457,15 @@ COMMIT;
 
 -- UsersRepository.bulkUpdateUsers(three ids, { isActive: false, metadata: { plan: 'team' } })
 
-START TRANSACTION;
-
 -- params: $1 uuid[3], $2 bool, $3 json
 UPDATE "users" u SET is_active = $2, metadata = $3::jsonb, version = u.version + 1, updated_at = now()
   WHERE u.id = ANY($1::uuid[]) AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
   u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
 
-COMMIT;
-
 -- UsersRepository.bulkDeleteUsers(two ids)
-
-START TRANSACTION;
 
 -- params: $1 uuid[2]
 DELETE FROM "users" WHERE id = ANY($1::uuid[]) RETURNING id;
-
-COMMIT;
 
 -- UsersRepository.exportUsersToCsv()
 
@@ -686,7 +683,8 @@ COMMIT;
 START TRANSACTION;
 
 -- params: $1 uuid
-UPDATE "users" u SET is_active = false, version = u.version + 1, updated_at = now() WHERE u.id = $1 AND u.is_active AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+UPDATE "users" u SET is_active = false, version = u.version + 1, updated_at = now()
+  WHERE u.id = $1 AND u.is_active AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
   u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
 
 -- params: $1 uuid

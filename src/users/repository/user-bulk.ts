@@ -1,41 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { Db } from '../../database/db.service';
 import { TableNames } from '../../database/table-names';
-import { canonicalEmail } from '../email';
-import { hashPassword } from '../password';
-import { BUMP_VERSION, toUser, USER_COLUMNS, type UserRow } from '../user-row';
+import { toUser } from '../user-row';
 import type { NewUser, User, UserPatch } from '../user.model';
-import { UserAlreadyExistsError, UserValidationError, type ConflictDetail } from '../users.errors';
+import { UserAlreadyExistsError, UserValidationError } from '../users.errors';
 import { isUuid } from '../../common/paging';
-import { translateWriteError } from './sql-errors';
-import { bulkItemIssues, MAX_BULK_ITEMS, patchAssignments, PATCHABLE_FIELDS, repeatedEmails, UNUSABLE_PASSWORD } from '../user-rules';
-import { UserWrites } from './user-writes';
-
-// unnest() binds one array per column, so a chunk is bounded by statement size, not by
-// PostgreSQL's 65,535 bind parameters; 5,000 rows keeps each statement a few MB at most.
-export const INSERT_CHUNK_ROWS = 5000;
-const HASH_CONCURRENCY = 4;
-
-export interface PreparedUser {
-  id?: string;
-  email: string;
-  emailNormalized: string;
-  fullName: string | null;
-  hashedPassword: string;
-  isActive: boolean;
-  roles: string[];
-  metadata: Record<string, unknown>;
-  // Strings (ISO 8601 with a zone) keep the microseconds a Date would drop.
-  createdAt?: Date | string;
-  lastLoginAt?: Date | string | null;
-}
+import { MAX_BULK_ITEMS, patchAssignments, PATCHABLE_FIELDS } from '../user-rules';
+import { duplicatesWithin, prepareUsers } from './prepared-users';
+import { UserStore } from './user-store';
 
 // Set-based writes over many users: one statement per chunk, all chunks in one transaction.
 @Injectable()
 export class UserBulk {
   constructor(
     private readonly db: Db,
-    private readonly writes: UserWrites,
+    private readonly store: UserStore,
     private readonly t: TableNames,
   ) {}
 
@@ -43,10 +22,14 @@ export class UserBulk {
   // reported together, by input index. Passwords are hashed before the transaction opens;
   // `beforeCommit` runs inside it once the users are in (the REST route's audit row).
   async bulkCreateUsers(users: NewUser[], beforeCommit?: (created: User[]) => Promise<void>): Promise<User[]> {
-    const prepared = await this.prepare(users);
-    const conflicts = [...duplicatesWithin(prepared), ...(await this.existing(prepared))];
+    const prepared = await prepareUsers(users);
+    const conflicts = [...duplicatesWithin(prepared), ...(await this.store.existingEmails(prepared))];
     if (conflicts.length) throw new UserAlreadyExistsError(conflicts.sort((a, b) => (a.index ?? 0) - (b.index ?? 0)));
-    return this.insert(prepared, 'error', beforeCommit);
+    return this.db.transaction(async () => {
+      const created = await this.store.insertMany(prepared, 'error');
+      await beforeCommit?.(created);
+      return created;
+    });
   }
 
   async bulkUpdateUsers(ids: string[], updateData: UserPatch): Promise<User[]> {
@@ -55,14 +38,8 @@ export class UserBulk {
     const { assignments, params } = patchAssignments(updateData, 2, PATCHABLE_FIELDS.filter((f) => f !== 'email'));
     const wanted = [...new Set(ids.filter(isUuid))];
     if (wanted.length === 0 || assignments.length === 0) return [];
-    return this.db.transaction(async () => {
-      const rows = await this.writes.write(
-        `UPDATE ${this.t.users} u SET ${assignments.join(', ')}, ${BUMP_VERSION}
-         WHERE u.id = ANY($1::uuid[]) AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}`,
-        [wanted, ...params],
-      );
-      return rows.map(toUser);
-    });
+    const rows = await this.store.update(assignments.join(', '), 'u.id = ANY($1::uuid[]) AND u.deleted_at IS NULL', [wanted, ...params]);
+    return rows.map(toUser);
   }
 
   // Hard delete: files go with the user (ON DELETE CASCADE), audit history stays (no FK).
@@ -70,111 +47,12 @@ export class UserBulk {
     this.assertIds(ids);
     const wanted = [...new Set(ids.filter(isUuid))];
     if (wanted.length === 0) return 0;
-    return this.db.transaction(async () => {
-      const rows = await this.db.query<{ id: string }>(`DELETE FROM ${this.t.users} WHERE id = ANY($1::uuid[]) RETURNING id`, [wanted]);
-      await this.writes.invalidate(rows.map((r) => r.id));
-      return rows.length;
-    });
-  }
-
-  // Validates every row and hashes plaintext passwords; throws one error listing every bad row.
-  // `hashPasswords: false` validates only (a dry run): plaintext rows get the unusable hash and
-  // must not be inserted.
-  async prepare(users: NewUser[], options: { allowMissingPassword?: boolean; hashPasswords?: boolean } = {}): Promise<PreparedUser[]> {
-    if (!Array.isArray(users)) throw UserValidationError.field('users', 'must be an array');
-    if (users.length > MAX_BULK_ITEMS) throw UserValidationError.field('users', `at most ${MAX_BULK_ITEMS} items per call`);
-    const issues = bulkItemIssues(users, options);
-    if (issues.length) throw new UserValidationError(issues);
-    const hashes = await mapLimited(users, HASH_CONCURRENCY, (u) =>
-      u.password !== undefined && options.hashPasswords !== false ? hashPassword(u.password) : Promise.resolve(u.hashedPassword ?? UNUSABLE_PASSWORD),
-    );
-    return users.map((u, i) => ({
-      email: u.email.trim(),
-      emailNormalized: canonicalEmail(u.email),
-      fullName: u.fullName ?? null,
-      hashedPassword: hashes[i],
-      isActive: u.isActive ?? true,
-      roles: u.roles ? [...new Set(u.roles)] : ['user'],
-      metadata: u.metadata ?? {},
-    }));
-  }
-
-  // Inserts prepared rows with INSERT ... SELECT FROM unnest(...), chunked, in one transaction.
-  // 'error' lets a unique violation fail the batch, 'skip' keeps the existing user, 'update'
-  // overwrites its profile fields. Returns the rows inserted or updated.
-  async insert(rows: PreparedUser[], onConflict: 'error' | 'skip' | 'update', beforeCommit?: (written: User[]) => Promise<void>): Promise<User[]> {
-    if (rows.length === 0) return [];
-    const conflictClause = {
-      error: '',
-      skip: 'ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO NOTHING',
-      update: `ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO UPDATE SET full_name = EXCLUDED.full_name,
-                 is_active = EXCLUDED.is_active, roles = EXCLUDED.roles, metadata = EXCLUDED.metadata,
-                 hashed_password = CASE WHEN EXCLUDED.hashed_password = '${UNUSABLE_PASSWORD}' THEN u.hashed_password ELSE EXCLUDED.hashed_password END,
-                 ${BUMP_VERSION}`,
-    }[onConflict];
-    return this.db.transaction(async () => {
-      const users: User[] = [];
-      for (let start = 0; start < rows.length; start += INSERT_CHUNK_ROWS) {
-        const chunk = rows.slice(start, start + INSERT_CHUNK_ROWS);
-        let inserted: UserRow[];
-        try {
-          inserted = await this.db.query<UserRow>(
-            `INSERT INTO ${this.t.users} AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
-             SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active,
-                    ARRAY(SELECT jsonb_array_elements_text(r.roles)), r.metadata, COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
-             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::timestamptz[])
-                  AS r(id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, last_login_at)
-             ${conflictClause}
-             RETURNING ${USER_COLUMNS}`,
-            [
-              chunk.map((r) => r.id ?? null),
-              chunk.map((r) => r.email),
-              chunk.map((r) => r.emailNormalized),
-              chunk.map((r) => r.fullName),
-              chunk.map((r) => r.hashedPassword),
-              chunk.map((r) => r.isActive),
-              chunk.map((r) => JSON.stringify(r.roles)),
-              chunk.map((r) => JSON.stringify(r.metadata)),
-              chunk.map((r) => r.createdAt ?? null),
-              chunk.map((r) => r.lastLoginAt ?? null),
-            ],
-          );
-        } catch (error) {
-          throw translateWriteError(error, this.t);
-        }
-        users.push(...inserted.map(toUser));
-      }
-      await this.writes.invalidate(users.map((u) => u.id));
-      await beforeCommit?.(users);
-      return users;
-    });
-  }
-
-  async existing(rows: PreparedUser[]): Promise<ConflictDetail[]> {
-    const found = await this.db.query<{ email_normalized: string }>(
-      `SELECT email_normalized FROM ${this.t.users} WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL`,
-      [[...new Set(rows.map((r) => r.emailNormalized))]],
-    );
-    const taken = new Set(found.map((r) => r.email_normalized));
-    return rows.flatMap((r, index) => (taken.has(r.emailNormalized) ? [{ email: r.emailNormalized, index }] : []));
+    const rows = await this.store.write(`DELETE FROM ${this.t.users} WHERE id = ANY($1::uuid[]) RETURNING id`, [wanted]);
+    return rows.length;
   }
 
   private assertIds(ids: string[]): void {
     if (!Array.isArray(ids)) throw UserValidationError.field('ids', 'must be an array');
     if (ids.length > MAX_BULK_ITEMS) throw UserValidationError.field('ids', `at most ${MAX_BULK_ITEMS} ids per call`);
   }
-}
-
-export function duplicatesWithin(rows: PreparedUser[]): ConflictDetail[] {
-  return repeatedEmails(rows.map((r) => r.emailNormalized)).map(({ email, index }) => ({ email, index }));
-}
-
-async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -5,7 +5,7 @@ import { Db } from '../../database/db.service';
 import { TableNames } from '../../database/table-names';
 import { UserNotFoundError } from '../users.errors';
 import { isUuid } from '../../common/paging';
-import { UserWrites } from './user-writes';
+import { UserStore } from './user-store';
 import { UNUSABLE_PASSWORD } from '../user-rules';
 import { BUMP_VERSION } from '../user-row';
 
@@ -28,7 +28,7 @@ interface PersonalData {
 export class UserPrivacy {
   constructor(
     private readonly db: Db,
-    private readonly writes: UserWrites,
+    private readonly store: UserStore,
     private readonly audit: AuditLog,
     private readonly t: TableNames,
   ) {}
@@ -44,7 +44,7 @@ export class UserPrivacy {
       if (before.anonymized) return;
       await this.eraseUser(id);
       await this.scrubAuditHistory(id, before);
-      await this.writes.invalidate([id]);
+      await this.store.invalidate([id]);
       await this.audit.auditLogUserChange(id, 'user.anonymized', { outcome: 'success' });
     });
   }

@@ -10,6 +10,7 @@ import { UserNotFoundError, UserValidationError } from '../users.errors';
 import { isUuid, paging, type Paging } from '../../common/paging';
 import { liveFilter } from './live-filter';
 import { FIELD_NAME_PATTERN, ROLE_PATTERN } from '../user-rules';
+import { UserStore } from './user-store';
 
 const NEWEST_FIRST = 'ORDER BY u.created_at DESC, u.id DESC';
 // Searches count their matches up to this many; a larger total is reported as capped.
@@ -33,12 +34,13 @@ export class UserReads {
   constructor(
     private readonly db: Db,
     private readonly cache: UserCache,
+    private readonly store: UserStore,
     private readonly t: TableNames,
   ) {}
 
   async getUserById(id: string, options: { withDeleted?: boolean } = {}): Promise<User | null> {
     if (!isUuid(id)) return null;
-    if (options.withDeleted) return this.loadUser(id, true);
+    if (options.withDeleted) return this.store.findUser(id, liveFilter(true));
     const state = await this.getUserAuthState(id);
     return state && withoutTokenEpoch(state);
   }
@@ -89,9 +91,7 @@ export class UserReads {
   }
 
   async userExists(id: string): Promise<boolean> {
-    if (!isUuid(id)) return false;
-    const rows = await this.db.read(`SELECT 1 FROM ${this.t.users} u WHERE u.id = $1 AND u.deleted_at IS NULL`, [id]);
-    return rows.length > 0;
+    return isUuid(id) && this.store.liveUserExists(id);
   }
 
   async getUsersByIds(ids: string[]): Promise<User[]> {
@@ -236,11 +236,7 @@ export class UserReads {
     const problem = emailProblem(email);
     if (problem) throw UserValidationError.field('email', problem);
     const exclude = excludeUserId !== undefined && isUuid(excludeUserId) ? excludeUserId : null;
-    const rows = await this.db.read(
-      `SELECT 1 FROM ${this.t.users} u WHERE u.email_normalized = $1 AND u.deleted_at IS NULL AND ($2::uuid IS NULL OR u.id <> $2::uuid)`,
-      [canonicalEmail(email), exclude],
-    );
-    return rows.length === 0;
+    return !(await this.store.liveEmailTaken(canonicalEmail(email), exclude));
   }
 
   // For the auth module only: the one read that returns the password hash.
@@ -277,11 +273,6 @@ export class UserReads {
       [[role].flat(), excludeIds.filter(isUuid)],
     );
     return Number(row.count);
-  }
-
-  async loadUser(id: string, withDeleted: boolean): Promise<User | null> {
-    const [row] = await this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM ${this.t.users} u WHERE u.id = $1 AND ${liveFilter(withDeleted)}`, [id]);
-    return row ? toUser(row) : null;
   }
 
   // `totalCap` bounds the count for filters that can match most of the table (a common search

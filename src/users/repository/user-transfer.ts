@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { pipeline, type Readable } from 'node:stream';
-import { isRealTimestamp } from '../../common/calendar';
 import { UsersSettings } from '../users.options';
 import { Db, type SqlStatement } from '../../database/db.service';
 import { TableNames } from '../../database/table-names';
@@ -9,10 +8,14 @@ import { canonicalEmail } from '../email';
 import type { NewUser, User } from '../user.model';
 import { UserAlreadyExistsError, UserValidationError } from '../users.errors';
 import { CopyRows, type RowFraming } from './copy-rows';
-import { isUuid } from '../../common/paging';
 import { liveFilter } from './live-filter';
-import { duplicatesWithin, UserBulk, type PreparedUser } from './user-bulk';
+import { normalizeRows, previewUser, withExtras, type ImportExtras, type ImportRow } from './import-rows';
+import { duplicatesWithin, prepareUsers, type PreparedUser } from './prepared-users';
 import { translateIdConflict } from './sql-errors';
+import { UserStore, type ConflictPolicy } from './user-store';
+
+export type { ConflictPolicy } from './user-store';
+export type { ImportRow } from './import-rows';
 
 export interface ExportOptions {
   withDeleted?: boolean;
@@ -21,8 +24,6 @@ export interface ExportOptions {
   // connection while holding one. The export fails if it fails.
   prologue?: SqlStatement;
 }
-
-export type ConflictPolicy = 'error' | 'skip' | 'update';
 
 export interface ImportOptions {
   dryRun?: boolean;
@@ -37,10 +38,6 @@ export interface PreparedImport {
   onConflict: ConflictPolicy;
   preview?: User[];
 }
-
-// A row to import: a NewUser, a user object from the JSON export, or a record of the CSV export
-// (see parseUsersCsv), whose cells are all strings.
-export type ImportRow = NewUser | Record<string, unknown>;
 
 // The exported fields, in order; also the CSV header. The password hash is deliberately absent.
 export const EXPORT_FIELDS = [
@@ -59,11 +56,6 @@ export const EXPORT_FIELDS = [
 ] as const;
 
 const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['error', 'skip', 'update'];
-// Fields the export writes but the database decides on import.
-const EXPORT_ONLY_FIELDS = new Set(['isDeleted', 'deletedAt', 'updatedAt', 'version']);
-const IMPORT_FIELDS = new Set(['id', 'email', 'password', 'hashedPassword', 'fullName', 'isActive', 'roles', 'metadata', 'createdAt', 'lastLoginAt']);
-// A zone is required: a timestamp without one would depend on the session's time zone.
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
 
 // Microsecond precision, so that an import restores the exact instant.
 function isoTimestamp(column: string): string {
@@ -93,19 +85,13 @@ const JSON_ROW = `json_build_object(
 const CSV_FRAMING: RowFraming = { prefix: `${EXPORT_FIELDS.join(',')}\r\n`, separator: '', suffix: '' };
 const JSON_FRAMING: RowFraming = { prefix: '[\n', separator: ',\n', suffix: '\n]\n' };
 
-interface ImportExtras {
-  id?: string;
-  createdAt?: Date | string;
-  lastLoginAt?: Date | string | null;
-}
-
 // Streaming CSV/JSON export straight from PostgreSQL, and all-or-nothing import.
 @Injectable()
 export class UserTransfer {
   constructor(
     private readonly config: UsersSettings,
     private readonly db: Db,
-    private readonly bulk: UserBulk,
+    private readonly store: UserStore,
     private readonly t: TableNames,
   ) {}
 
@@ -140,14 +126,14 @@ export class UserTransfer {
     if (!Array.isArray(userDicts)) throw UserValidationError.field('users', 'must be an array');
     const { users, extras, issues } = normalizeRows(userDicts);
     const validated = await this.validate(users, extras, issues);
-    const existing = await this.bulk.existing(validated);
+    const existing = await this.store.existingEmails(validated);
     const conflicts = [...duplicatesWithin(validated), ...(onConflict === 'error' ? existing : [])];
     if (conflicts.length) throw new UserAlreadyExistsError(conflicts.sort((a, b) => (a.index ?? 0) - (b.index ?? 0)));
     if (options.dryRun) {
       const skipped = new Set(onConflict === 'skip' ? existing.map((c) => c.index) : []);
-      return { given: users, rows: [], onConflict, preview: validated.filter((_, index) => !skipped.has(index)).map(preview) };
+      return { given: users, rows: [], onConflict, preview: validated.filter((_, index) => !skipped.has(index)).map(previewUser) };
     }
-    const hashed = users.some((u) => u.password !== undefined) ? withExtras(await this.bulk.prepare(users, { allowMissingPassword: true }), extras) : validated;
+    const hashed = users.some((u) => u.password !== undefined) ? withExtras(await prepareUsers(users, { allowMissingPassword: true }), extras) : validated;
     return { given: users, rows: hashed, onConflict };
   }
 
@@ -155,11 +141,11 @@ export class UserTransfer {
   async writeImport(prepared: PreparedImport): Promise<User[]> {
     if (prepared.preview) return prepared.preview;
     try {
-      if (prepared.onConflict !== 'update') return await this.bulk.insert(prepared.rows, prepared.onConflict);
+      if (prepared.onConflict !== 'update') return await this.store.insertMany(prepared.rows, prepared.onConflict);
       // The current values of the fields a row leaves out are read with the rows locked, in the
       // write's transaction: a change committed in between would otherwise be overwritten with
       // what was read before it.
-      return await this.db.transaction(async () => this.bulk.insert(await this.keepOmittedFields(prepared.rows, prepared.given), 'update'));
+      return await this.db.transaction(async () => this.store.insertMany(await this.keepOmittedFields(prepared.rows, prepared.given), 'update'));
     } catch (error) {
       throw translateIdConflict(error, this.t);
     }
@@ -206,7 +192,7 @@ export class UserTransfer {
   private async validate(users: NewUser[], extras: ImportExtras[], issues: FieldIssue[]): Promise<PreparedUser[]> {
     let prepared: PreparedUser[] = [];
     try {
-      prepared = await this.bulk.prepare(users, { allowMissingPassword: true, hashPasswords: false });
+      prepared = await prepareUsers(users, { allowMissingPassword: true, hashPasswords: false });
     } catch (error) {
       if (!(error instanceof UserValidationError)) throw error;
       issues.push(...error.issues);
@@ -240,113 +226,5 @@ export class UserTransfer {
       }
     });
     return issues;
-  }
-}
-
-function withExtras(rows: PreparedUser[], extras: ImportExtras[]): PreparedUser[] {
-  return rows.map((row, index) => ({ ...row, ...extras[index] }));
-}
-
-function preview(row: PreparedUser): User {
-  const now = new Date();
-  return {
-    id: row.id ?? '',
-    email: row.email,
-    fullName: row.fullName,
-    isActive: row.isActive,
-    isDeleted: false,
-    deletedAt: null,
-    roles: row.roles,
-    metadata: row.metadata,
-    createdAt: row.createdAt === undefined ? now : new Date(row.createdAt),
-    updatedAt: now,
-    lastLoginAt: row.lastLoginAt == null ? null : new Date(row.lastLoginAt),
-    version: 1,
-  };
-}
-
-// Turns each row into the NewUser the bulk validation understands, plus the fields only an
-// import may set, accepting the string forms a CSV record carries. Empty cells mean "absent"
-// (for fullName: no name).
-function normalizeRows(rows: readonly unknown[]): { users: NewUser[]; extras: ImportExtras[]; issues: FieldIssue[] } {
-  const issues: FieldIssue[] = [];
-  const users: NewUser[] = [];
-  const extras: ImportExtras[] = [];
-  rows.forEach((row, index) => {
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) {
-      users.push(row as NewUser);
-      extras.push({});
-      return;
-    }
-    const issue = (field: string, reason: string) => issues.push({ field, reason, index });
-    const user: Record<string, unknown> = {};
-    const extra: ImportExtras = {};
-    for (const [field, value] of Object.entries(row)) {
-      if (EXPORT_ONLY_FIELDS.has(field)) {
-        if (field === 'isDeleted' && (value === true || value === 'true')) issue(field, 'soft-deleted users cannot be imported');
-      } else if (!IMPORT_FIELDS.has(field)) {
-        issue(field, 'is not an importable field');
-      } else if (field === 'email') {
-        user.email = value;
-      } else if (field === 'fullName') {
-        user.fullName = isBlank(value) ? null : value;
-      } else if (isBlank(value)) {
-        if (field === 'lastLoginAt') extra.lastLoginAt = null;
-      } else if (field === 'id') {
-        if (isUuid(value)) extra.id = value.toLowerCase();
-        else issue(field, 'must be a UUID');
-      } else if (field === 'createdAt' || field === 'lastLoginAt') {
-        const at = timestamp(value);
-        if (at === undefined) issue(field, 'must be an ISO 8601 timestamp with a time zone');
-        else extra[field] = at;
-      } else {
-        const parsed = parseField(field, value);
-        if (parsed.reason) issue(field, parsed.reason);
-        else user[field] = parsed.value;
-      }
-    }
-    users.push(user as unknown as NewUser);
-    extras.push(extra);
-  });
-  return { users, extras, issues };
-}
-
-function isBlank(value: unknown): boolean {
-  return value === undefined || value === null || value === '';
-}
-
-function timestamp(value: unknown): Date | string | undefined {
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value;
-  if (typeof value !== 'string' || !ISO_TIMESTAMP.test(value) || !isRealTimestamp(value)) return undefined;
-  return value;
-}
-
-// String forms of the typed fields (as in a CSV record); other values go to the bulk validation
-// as they are.
-function parseField(field: string, value: unknown): { value?: unknown; reason?: string } {
-  if (typeof value !== 'string') return { value };
-  if (field === 'isActive') {
-    if (value === 'true' || value === 'false') return { value: value === 'true' };
-    return { reason: "must be a boolean or 'true'/'false'" };
-  }
-  if (field === 'roles') return parseRoles(value);
-  if (field === 'metadata') {
-    try {
-      return { value: JSON.parse(value) };
-    } catch {
-      return { reason: 'must be a JSON object' };
-    }
-  }
-  return { value };
-}
-
-// Roles as a JSON array (the export's form) or a PostgreSQL-style list `{a,b}`.
-function parseRoles(text: string): { value?: unknown; reason?: string } {
-  const list = /^\{(.*)\}$/s.exec(text.trim());
-  if (list) return { value: list[1] === '' ? [] : list[1].split(',').map((r) => r.trim()) };
-  try {
-    return { value: JSON.parse(text) };
-  } catch {
-    return { reason: 'must be a JSON array or a {a,b} list' };
   }
 }

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { UserCache } from '../user-cache.service';
 import { Db } from '../../database/db.service';
 import { TableNames } from '../../database/table-names';
 import type { FieldIssue } from '../../errors/domain-error';
@@ -9,8 +8,7 @@ import { BUMP_VERSION, toUser, toUserAuthState, USER_COLUMNS, type UserRow } fro
 import type { User, UserAuthState, UserDefaults, UserPatch } from '../user.model';
 import { ConcurrentUpdateError, UserAlreadyExistsError, UserNotFoundError, UserValidationError } from '../users.errors';
 import { isUuid } from '../../common/paging';
-import { translateWriteError } from './sql-errors';
-import { UserReads } from './user-reads';
+import { UserStore } from './user-store';
 import { fullNameIssue, metadataIssue, patchAssignments, roleIssue, UNUSABLE_PASSWORD } from '../user-rules';
 
 // A validated new user with its password hashed (from prepareNewUser), ready to insert.
@@ -22,13 +20,12 @@ export interface PreparedNewUser {
 }
 
 // Single-user writes. Each one bumps `version` when it changes what a token or a client relies
-// on, and drops the user's cache entry once the change is committed.
+// on, and drops the user's cache entry once the change is committed (both through the store).
 @Injectable()
 export class UserWrites {
   constructor(
     private readonly db: Db,
-    private readonly cache: UserCache,
-    private readonly reads: UserReads,
+    private readonly store: UserStore,
     private readonly t: TableNames,
   ) {}
 
@@ -36,19 +33,20 @@ export class UserWrites {
     return this.insertNewUser(await this.prepareNewUser(email, password, extra));
   }
 
-  // Everything before the INSERT, argon2 included, so that a caller can hash before it opens the
-  // transaction the INSERT joins.
+  // createUserWithValidation in two steps, for a caller that must not hold a transaction across
+  // the hash: this does everything before the INSERT, argon2 included; insertNewUser writes (in
+  // the ambient transaction).
   async prepareNewUser(email: string, password: string, extra: { fullName?: string | null } = {}): Promise<PreparedNewUser> {
     const issues = [emailIssue(email), passwordIssue(password, 'password', undefined, { email, fullName: extra.fullName }), fullNameIssue(extra.fullName)].filter((i): i is FieldIssue => !!i);
     if (issues.length) throw new UserValidationError(issues);
     // Cheap duplicate check first so a taken address does not cost a hash; the unique index
     // still decides under concurrency.
-    if (!(await this.reads.isEmailUnique(email))) throw new UserAlreadyExistsError([{ email: canonicalEmail(email) }]);
+    if (await this.store.liveEmailTaken(canonicalEmail(email))) throw new UserAlreadyExistsError([{ email: canonicalEmail(email) }]);
     return { email: email.trim(), emailNormalized: canonicalEmail(email), fullName: extra.fullName ?? null, hashedPassword: await hashPassword(password) };
   }
 
   async insertNewUser(user: PreparedNewUser): Promise<User> {
-    const rows = await this.write(
+    const rows = await this.store.write(
       `INSERT INTO ${this.t.users} AS u (email, email_normalized, full_name, hashed_password) VALUES ($1, $2, $3, $4) RETURNING ${USER_COLUMNS}`,
       [user.email, user.emailNormalized, user.fullName, user.hashedPassword],
     );
@@ -56,8 +54,9 @@ export class UserWrites {
   }
 
   // One atomic INSERT ... ON CONFLICT on the canonical email: concurrent calls for one address
-  // give one row and no error. An existing user gets the given defaults applied.
-  async upsertUser(email: string, defaults: UserDefaults = {}): Promise<{ user: User; created: boolean }> {
+  // give one row and no error. An existing user gets the given defaults applied. Also tells
+  // whether the user was created (REST answers 201 then).
+  async upsertUserReportingCreation(email: string, defaults: UserDefaults = {}): Promise<{ user: User; created: boolean }> {
     const issues = [
       emailIssue(email),
       fullNameIssue(defaults.fullName),
@@ -79,7 +78,7 @@ export class UserWrites {
     const set = updates.length
       ? `${updates.join(', ')}, ${BUMP_VERSION}`
       : 'email_normalized = EXCLUDED.email_normalized';
-    const rows = await this.write<UserRow & { inserted: boolean }>(
+    const rows = await this.store.write<UserRow & { inserted: boolean }>(
       `INSERT INTO ${this.t.users} AS u (email, email_normalized, full_name, hashed_password, is_active, roles, metadata)
        VALUES ($1, $2, $3, $4, COALESCE($5, true), COALESCE($6, '{user}'::text[]), COALESCE($7, '{}'::jsonb))
        ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO UPDATE SET ${set}
@@ -106,17 +105,18 @@ export class UserWrites {
     }
     if (!isUuid(id)) throw new UserNotFoundError(id);
     if (assignments.length === 0) {
-      const user = await this.reads.safeGetUserById(id);
+      const user = await this.store.findUser(id);
+      if (!user) throw new UserNotFoundError(id);
       if (options.expectedVersion !== undefined && user.version !== options.expectedVersion) throw new ConcurrentUpdateError(id, options.expectedVersion);
       return user;
     }
-    const rows = await this.write(
-      `UPDATE ${this.t.users} u SET ${assignments.join(', ')}, ${BUMP_VERSION}
-       WHERE u.id = $1 AND u.deleted_at IS NULL AND ($2::int IS NULL OR u.version = $2::int) RETURNING ${USER_COLUMNS}`,
+    const rows = await this.store.update(
+      assignments.join(', '),
+      'u.id = $1 AND u.deleted_at IS NULL AND ($2::int IS NULL OR u.version = $2::int)',
       [id, options.expectedVersion ?? null, ...params],
     );
     if (rows.length) return toUser(rows[0]);
-    if (options.expectedVersion !== undefined && (await this.reads.userExists(id))) throw new ConcurrentUpdateError(id, options.expectedVersion);
+    if (options.expectedVersion !== undefined && (await this.store.liveUserExists(id))) throw new ConcurrentUpdateError(id, options.expectedVersion);
     throw new UserNotFoundError(id);
   }
 
@@ -128,16 +128,14 @@ export class UserWrites {
   // exists) or the user was anonymized (irreversible). Restoring a live user changes nothing.
   async restoreUser(id: string): Promise<User> {
     if (!isUuid(id)) throw new UserNotFoundError(id);
-    const rows = await this.write(
-      `UPDATE ${this.t.users} u SET deleted_at = NULL, is_deleted = false, ${BUMP_VERSION}
-       WHERE u.id = $1 AND u.deleted_at IS NOT NULL AND u.anonymized_at IS NULL RETURNING ${USER_COLUMNS}`,
-      [id],
-    );
+    const rows = await this.store.update('deleted_at = NULL, is_deleted = false', 'u.id = $1 AND u.deleted_at IS NOT NULL AND u.anonymized_at IS NULL', [id]);
     if (rows.length) return toUser(rows[0]);
     const [state] = await this.db.query<{ anonymized: boolean }>(`SELECT anonymized_at IS NOT NULL AS anonymized FROM ${this.t.users} WHERE id = $1`, [id]);
     if (!state) throw new UserNotFoundError(id);
     if (state.anonymized) throw UserValidationError.field('id', 'an anonymized user cannot be restored');
-    return this.reads.safeGetUserById(id);
+    const user = await this.store.findUser(id);
+    if (!user) throw new UserNotFoundError(id);
+    return user;
   }
 
   deactivateUser(id: string): Promise<User> {
@@ -152,7 +150,7 @@ export class UserWrites {
   async updateLastLogin(id: string, loginTime: Date = new Date()): Promise<User> {
     if (!(loginTime instanceof Date) || Number.isNaN(loginTime.getTime())) throw UserValidationError.field('loginTime', 'must be a valid date');
     if (!isUuid(id)) throw new UserNotFoundError(id);
-    const rows = await this.write(
+    const rows = await this.store.write(
       `UPDATE ${this.t.users} u SET last_login_at = $2 WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}`,
       [id, loginTime],
     );
@@ -166,25 +164,26 @@ export class UserWrites {
     await this.update(id, 'hashed_password = $2', 'u.deleted_at IS NULL', undefined, [newHashedPassword]);
   }
 
-  // Compare-and-set on the hash the caller verified: a password set since then wins, and this
+  // For the auth module. Compare-and-set on the hash the caller verified: a password set since then wins, and this
   // returns null. The result carries the version and token epoch the change gave the user, for
   // the token issued next.
-  async replacePasswordHash(id: string, expectedHash: string, newHashedPassword: string): Promise<UserAuthState | null> {
+  async replaceUserPasswordHash(id: string, expectedHash: string, newHashedPassword: string): Promise<UserAuthState | null> {
     if (!isPasswordHash(newHashedPassword)) throw UserValidationError.field('hashedPassword', 'must be an argon2id (PHC) or bcrypt hash');
     if (!isUuid(id)) return null;
-    const rows = await this.write<UserRow & { token_epoch: string }>(
-      `UPDATE ${this.t.users} u SET hashed_password = $3, ${BUMP_VERSION}
-       WHERE u.id = $1 AND u.hashed_password = $2 AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}, u.token_epoch::text AS token_epoch`,
+    const rows = await this.store.update<UserRow & { token_epoch: string }>(
+      'hashed_password = $3',
+      'u.id = $1 AND u.hashed_password = $2 AND u.deleted_at IS NULL',
       [id, expectedHash, newHashedPassword],
+      ', u.token_epoch::text AS token_epoch',
     );
     return rows.length ? toUserAuthState(rows[0]) : null;
   }
 
   // Ends every access token issued to the user so far (logout): a new token epoch, no version
   // bump, since nothing a client sees about the user changed. False when there is no live user.
-  async rotateTokenEpoch(id: string): Promise<boolean> {
+  async endUserSessions(id: string): Promise<boolean> {
     if (!isUuid(id)) return false;
-    const rows = await this.write(`UPDATE ${this.t.users} u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id`, [id]);
+    const rows = await this.store.write(`UPDATE ${this.t.users} u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id`, [id]);
     return rows.length > 0;
   }
 
@@ -199,34 +198,15 @@ export class UserWrites {
     return this.update(id, 'roles = array_remove(u.roles, $2)', '$2 = ANY(u.roles)', 'u.deleted_at IS NULL', [role]);
   }
 
-  // Runs a write and schedules the cache invalidation of every user it returns for after commit.
-  async write<T extends UserRow = UserRow>(sql: string, params: unknown[]): Promise<T[]> {
-    let rows: T[];
-    try {
-      rows = await this.db.query<T>(sql, params);
-    } catch (error) {
-      throw translateWriteError(error, this.t);
-    }
-    await this.invalidate(rows.map((r) => r.id));
-    return rows;
-  }
-
-  async invalidate(ids: string[]): Promise<void> {
-    if (ids.length) await this.db.afterCommit(() => this.cache.delete(ids));
-  }
-
   // `when` limits the change to rows that need it (so a no-op changes no version); `exists`
   // is what the user must satisfy to be found at all.
   private async update(id: string, set: string, when: string, exists = when, extra: unknown[] = []): Promise<User> {
     if (!isUuid(id)) throw new UserNotFoundError(id);
-    const rows = await this.write(
-      `UPDATE ${this.t.users} u SET ${set}, ${BUMP_VERSION} WHERE u.id = $1 AND ${when === exists ? when : `${when} AND ${exists}`} RETURNING ${USER_COLUMNS}`,
-      [id, ...extra],
-    );
+    const rows = await this.store.update(set, `u.id = $1 AND ${when === exists ? when : `${when} AND ${exists}`}`, [id, ...extra]);
     if (rows.length) return toUser(rows[0]);
-    const [row] = await this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM ${this.t.users} u WHERE u.id = $1 AND ${exists}`, [id]);
-    if (!row || when === exists) throw new UserNotFoundError(id);
-    return toUser(row);
+    const user = when === exists ? null : await this.store.findUser(id, exists);
+    if (!user) throw new UserNotFoundError(id);
+    return user;
   }
 
   private assertRole(role: string): void {
