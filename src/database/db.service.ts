@@ -49,13 +49,19 @@ export class DbSession implements AsyncDisposable {
       if (!idle) throw new Error('the session left a transaction open');
       await this.runner.query(SESSION_RESET);
     } catch {
-      // pg-pool drops a client that is ending instead of handing it out again.
-      const client = (await this.runner.connect()) as PoolClient;
-      await client.end().catch(() => undefined);
+      await discardConnection(this.runner);
     } finally {
       await this.runner.release();
     }
   }
+}
+
+// Closes the runner's connection so that the pool never hands it out again (pg-pool drops a
+// client that is ending): for a connection whose state cannot be reset. The caller still
+// releases the runner.
+export async function discardConnection(runner: QueryRunner): Promise<void> {
+  const client = (await runner.connect()) as PoolClient;
+  await client.end().catch(() => undefined);
 }
 
 export interface SqlStatement {

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import type { PoolClient } from 'pg';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { TableNames, type TableNaming } from '../database/table-names';
+import { discardConnection } from '../database/db.service';
 import { pgErrorOf, SQLSTATE } from '../errors/database-errors';
 import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
 import { TokenEpoch1764900000000 } from './migrations/1764900000000-token-epoch';
@@ -100,8 +100,7 @@ async function unlockAndRelease(runner: QueryRunner, lock: string): Promise<void
     await runner.query(`SELECT pg_advisory_unlock($1::bigint)`, [lock]);
     await runner.query(`RESET statement_timeout`);
   } catch {
-    const client = (await runner.connect()) as PoolClient;
-    await client.end().catch(() => undefined);
+    await discardConnection(runner);
   } finally {
     await runner.release();
   }
