@@ -3,7 +3,8 @@ import { ValidationFailedError } from '../errors/domain-error';
 export interface Page<T> {
   items: T[];
   total: number;
-  // Set when counting stopped at a cap (searches): `total` is then a lower bound.
+  // Set when counting stopped at a cap (searches, at SEARCH_TOTAL_CAP): `total` is then the cap,
+  // and more items match.
   totalCapped?: true;
   offset: number;
   limit: number;

@@ -2,8 +2,8 @@ import { Check, Column, Entity, Generated, Index, OneToMany, PrimaryGeneratedCol
 import { FileEntity } from './file.entity';
 
 // Mirrors the schema that the migrations create; `npm run migration:generate` must find no
-// difference. Trigram and GIN indexes are declared with synchronize: false because TypeORM cannot
-// express their operator classes; the migration owns them.
+// difference. Trigram and GIN indexes, and the covering index, are declared with synchronize: false
+// because TypeORM cannot express their operator classes or INCLUDE; the migrations own them.
 @Entity({ name: 'users' })
 @Check('CHK_users_deleted_consistent', `"is_deleted" = ("deleted_at" IS NOT NULL)`)
 @Index('UQ_users_email_normalized_live', ['emailNormalized'], { unique: true, where: '(deleted_at IS NULL)' })
@@ -11,8 +11,8 @@ import { FileEntity } from './file.entity';
 @Index('IDX_users_live_created_at_id', ['createdAt', 'id'], { where: '(deleted_at IS NULL)' })
 @Index('IDX_users_live_active_created_at_id', ['isActive', 'createdAt', 'id'], { where: '(deleted_at IS NULL)' })
 @Index('IDX_users_last_login_at', ['lastLoginAt'])
-@Index('IDX_users_email_trgm', { synchronize: false })
-@Index('IDX_users_full_name_trgm', { synchronize: false })
+@Index('IDX_users_search_trgm', { synchronize: false })
+@Index('IDX_users_live_search', { synchronize: false })
 @Index('IDX_users_roles', { synchronize: false })
 @Index('IDX_users_metadata', { synchronize: false })
 export class UserEntity {
@@ -65,6 +65,10 @@ export class UserEntity {
   @Column({ name: 'token_epoch', type: 'uuid' })
   @Generated('uuid')
   tokenEpoch!: string;
+
+  // What searches match, written by a trigger (see the SearchText migration), never by the app.
+  @Column({ name: 'search_text', type: 'text', select: false, insert: false, update: false })
+  searchText!: string;
 
   @OneToMany(() => FileEntity, (file) => file.user)
   files?: FileEntity[];

@@ -7,6 +7,7 @@ import { pgErrorOf, SQLSTATE } from '../errors/database-errors';
 import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
 import { TokenEpoch1764900000000 } from './migrations/1764900000000-token-epoch';
 import { EmailCaseFolding1764900001000 } from './migrations/1764900001000-email-case-folding';
+import { SearchText1765300000000 } from './migrations/1765300000000-search-text';
 
 const logger = new Logger('UsersMigrations');
 
@@ -14,7 +15,12 @@ export type NamedMigration = MigrationInterface & { readonly name: string };
 
 // The module's migrations, oldest first. A new one takes a TableNames and names every table and
 // object through it (see the ones here).
-const STEPS: (new (names: TableNames) => NamedMigration)[] = [InitialSchema1764300000000, TokenEpoch1764900000000, EmailCaseFolding1764900001000];
+const STEPS: (new (names: TableNames) => NamedMigration)[] = [
+  InitialSchema1764300000000,
+  TokenEpoch1764900000000,
+  EmailCaseFolding1764900001000,
+  SearchText1765300000000,
+];
 
 export type MigrationClass = new () => NamedMigration;
 

@@ -142,6 +142,7 @@ describe('SQL snapshot of UsersRepository (test/sql/users.sql)', () => {
       sqlCase('searchUsersByNameOrEmail', "'50%_off', offset 0, limit 10, { withDeleted: true }", none, () =>
         users.searchUsersByNameOrEmail('50%_off', 0, 10, { withDeleted: true }),
       ),
+      sqlCase('searchUsersByNameOrEmail', "'jo' (a short term), offset 0, limit 10", none, () => users.searchUsersByNameOrEmail('jo', 0, 10)),
       sqlCase('filterUsersByStatus', 'false, { limit: 10 }', none, () => users.filterUsersByStatus(false, { limit: 10 })),
       sqlCase('getActiveUsers', '{ offset: 5, limit: 10 }', none, () => users.getActiveUsers({ offset: 5, limit: 10 })),
       sqlCase('getInactiveUsers', '{ withDeleted: true }', none, () => users.getInactiveUsers({ withDeleted: true })),

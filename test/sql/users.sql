@@ -81,19 +81,28 @@ SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.ro
 
 -- params: $1 text, $2 int, $3 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.deleted_at IS NULL AND (u.email ILIKE $1 OR u.full_name ILIKE $1) ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u JOIN (SELECT m.id FROM "users" m WHERE m.deleted_at IS NULL AND m.search_text LIKE lower($1) ORDER BY m.created_at DESC, m.id DESC OFFSET $2 LIMIT $3) hit ON hit.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 -- params: $1 text
-SELECT count(*) FROM (SELECT 1 FROM "users" u WHERE u.deleted_at IS NULL AND (u.email ILIKE $1 OR u.full_name ILIKE $1) LIMIT 10001) capped;
+SELECT count(*) FROM (SELECT 1 FROM "users" m WHERE m.deleted_at IS NULL AND m.search_text LIKE lower($1) ORDER BY m.created_at DESC, m.id DESC LIMIT 1001) capped;
 
 -- UsersRepository.searchUsersByNameOrEmail('50%_off', offset 0, limit 10, { withDeleted: true })
 
 -- params: $1 text, $2 int, $3 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE TRUE AND (u.email ILIKE $1 OR u.full_name ILIKE $1) ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u JOIN (SELECT m.id FROM "users" m WHERE TRUE AND m.search_text LIKE lower($1) ORDER BY m.created_at DESC, m.id DESC OFFSET $2 LIMIT $3) hit ON hit.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 -- params: $1 text
-SELECT count(*) FROM (SELECT 1 FROM "users" u WHERE TRUE AND (u.email ILIKE $1 OR u.full_name ILIKE $1) LIMIT 10001) capped;
+SELECT count(*) FROM (SELECT 1 FROM "users" m WHERE TRUE AND m.search_text LIKE lower($1) ORDER BY m.created_at DESC, m.id DESC LIMIT 1001) capped;
+
+-- UsersRepository.searchUsersByNameOrEmail('jo' (a short term), offset 0, limit 10)
+
+-- params: $1 text, $2 text, $3 int, $4 int
+SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u JOIN (SELECT m.id FROM "users" m WHERE m.deleted_at IS NULL AND (m.search_text LIKE lower($1) OR m.search_text LIKE lower($2)) ORDER BY m.created_at DESC, m.id DESC OFFSET $3 LIMIT $4) hit ON hit.id = u.id ORDER BY u.created_at DESC, u.id DESC;
+
+-- params: $1 text, $2 text
+SELECT count(*) FROM (SELECT 1 FROM "users" m WHERE m.deleted_at IS NULL AND (m.search_text LIKE lower($1) OR m.search_text LIKE lower($2)) ORDER BY m.created_at DESC, m.id DESC LIMIT 1001) capped;
 
 -- UsersRepository.filterUsersByStatus(false, { limit: 10 })
 

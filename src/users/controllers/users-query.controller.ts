@@ -41,7 +41,11 @@ export class UsersQueryController {
   }
 
   @Get('search')
-  @ApiOperation({ operationId: 'searchUsers', summary: 'Case-insensitive substring search on email or name' })
+  @ApiOperation({
+    operationId: 'searchUsers',
+    summary: 'Search users by email or name, newest first',
+    description: 'A term of 3+ characters matches any substring, a shorter one the start of the email or of a word of the name. total is exact up to 1,000.',
+  })
   @ApiOkResponse({ type: UserPageDto })
   async searchUsers(@Query() query: SearchQueryDto): Promise<UserPageDto> {
     return toUserPage(await this.users.searchUsersByNameOrEmail(query.q, query.offset, query.limit));

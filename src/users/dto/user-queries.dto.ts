@@ -38,7 +38,11 @@ export class KeysetQueryDto {
 }
 
 export class SearchQueryDto extends PageQueryDto {
-  @ApiProperty({ description: 'Substring of the email or the full name, case-insensitive' })
+  @ApiProperty({
+    description:
+      'Case-insensitive. Three characters or more: a substring of the email or the full name (%, _ and \\ are literal). ' +
+      'One or two letters or digits: the start of the email or of a word of the full name.',
+  })
   @IsString()
   @MinLength(1)
   @MaxLength(254)

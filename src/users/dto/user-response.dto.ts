@@ -32,8 +32,8 @@ export class UserWithFilesResponseDto extends UserResponseDto {
 
 export class UserPageDto {
   @ApiProperty({ type: [UserResponseDto] }) items!: UserResponseDto[];
-  @ApiProperty({ description: 'Matching users; for searches exact up to 10,000' }) total!: number;
-  @ApiPropertyOptional({ description: 'Present (true) when a search stopped counting at 10,000: total is a lower bound' })
+  @ApiProperty({ description: 'Matching users; for searches exact up to 1,000' }) total!: number;
+  @ApiPropertyOptional({ description: 'Present (true) when a search stopped counting at 1,000: total is 1,000 and more users match' })
   totalCapped?: true;
   @ApiProperty() offset!: number;
   @ApiProperty() limit!: number;

@@ -1,5 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import type { TableNames } from '../../database/table-names';
+import { trigramOperatorClass } from './pg-trgm';
 
 export class InitialSchema1764300000000 implements MigrationInterface {
   readonly name: string;
@@ -12,11 +13,7 @@ export class InitialSchema1764300000000 implements MigrationInterface {
     const t = this.t;
     await db.query(`CREATE EXTENSION IF NOT EXISTS pg_trgm`);
     if (t.schema !== undefined) await db.query(`CREATE SCHEMA IF NOT EXISTS "${t.schema}"`);
-    // Qualified by the extension's schema, which need not be on the connection's search_path.
-    const [{ schema }] = (await db.query(
-      `SELECT quote_ident(n.nspname) AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'`,
-    )) as { schema: string }[];
-    const trgm = `${schema}.gin_trgm_ops`;
+    const trgm = await trigramOperatorClass(db);
     await db.query(`
       CREATE TABLE ${t.users} (
         "id" uuid NOT NULL DEFAULT gen_random_uuid(),
