@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { hashPassword } from '../../src/users/password';
 import { MAX_PLAINTEXT_PASSWORDS } from '../../src/users/user-rules';
-import { EXPORT_FIELDS } from '../../src/users/repository/user-transfer';
+import { EXPORT_FIELDS } from '../../src/users/repository/export-sql';
 import { parseUsersCsv } from '../../src/users/users-csv';
 import type { User } from '../../src/users/user.model';
 import { UserAlreadyExistsError, UserValidationError } from '../../src/users/users.errors';
@@ -174,6 +174,62 @@ describe('UsersRepository export of stored text that the API would refuse', () =
     expect(parseUsersCsv(csv).map((r) => r.fullName)).toEqual(names);
     const json = JSON.parse(await readAll(await ctx.users.exportUsersToJson())) as { fullName: string }[];
     expect(json.map((u) => u.fullName)).toEqual(names);
+  });
+});
+
+// The rows as the export wrote them when PostgreSQL formatted every cell itself (to_char, a
+// regexp guard, json_build_object): the export must still write exactly these bytes.
+const FORMER_TIMESTAMP = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const FORMER_CSV_TEXT = (value: string) => `'"' || replace(regexp_replace(${value}, '^(''*[-=+@\\t\\r])', '''\\1'), '"', '""') || '"'`;
+const FORMER_CSV_ROW = `array_to_string(ARRAY[
+    u.id::text, ${FORMER_CSV_TEXT('u.email')}, ${FORMER_CSV_TEXT('u.full_name')}, u.is_active::text, u.is_deleted::text,
+    ${FORMER_TIMESTAMP('u.deleted_at')}, ${FORMER_CSV_TEXT('to_jsonb(u.roles)::text')}, ${FORMER_CSV_TEXT('u.metadata::text')},
+    ${FORMER_TIMESTAMP('u.created_at')}, ${FORMER_TIMESTAMP('u.updated_at')}, ${FORMER_TIMESTAMP('u.last_login_at')}, u.version::text
+  ], ',', '') || chr(13) || chr(10)`;
+const FORMER_JSON_ROW = `json_build_object(
+    'id', u.id, 'email', u.email, 'fullName', u.full_name, 'isActive', u.is_active, 'isDeleted', u.is_deleted,
+    'deletedAt', ${FORMER_TIMESTAMP('u.deleted_at')}, 'roles', u.roles, 'metadata', u.metadata,
+    'createdAt', ${FORMER_TIMESTAMP('u.created_at')}, 'updatedAt', ${FORMER_TIMESTAMP('u.updated_at')},
+    'lastLoginAt', ${FORMER_TIMESTAMP('u.last_login_at')}, 'version', u.version
+  )::text`;
+
+describe('UsersRepository export of edge values', () => {
+  let ctx: RepositoryContext;
+
+  beforeAll(async () => {
+    ctx = await createRepositoryContext();
+    const rows: [string, string | null, string[], unknown, string, string | null, string | null][] = [
+      // email, full name, roles, metadata, created_at, last_login_at, deleted_at
+      ['=a@example.com', '\u0001ctl\u001f\b\f\n\r\t"\\', [], -1, '2000-01-01 00:00:00+00', '1999-12-31 23:59:59.999999+00', null],
+      ["'+b@example.com", "'''-x", ['a"b', 'x,y', 'é'], '=x', '1900-02-28 12:34:56.5+00', '1970-01-01 00:00:00.000001+00', null],
+      ['c"q@example.com', 'é 😀 \u007f', ['user'], { k: '\u0001 "q"', n: [1.5, null] }, '2024-02-29 23:59:59.00001+00', '0001-01-01 00:00:00+00', null],
+      ['d@example.com', '', ['user', 'admin'], null, '9999-12-31 23:59:59.999999+05:30', '12345-06-07 08:09:10+00', null],
+      ['e@example.com', null, ['user'], [1, '@'], '1969-07-20 20:17:40+00', 'infinity', null],
+      ['@f@example.com', '@x', ['user'], {}, '2000-02-29 00:00:00+00', '-infinity', '0044-03-15 12:00:00+00 BC'],
+      ['g@example.com', '\r=cr', ['user'], { a: { b: [] } }, '2100-03-01 00:00:00+00', null, '2026-01-02 03:04:05.06+00'],
+    ];
+    await ctx.sql(
+      `INSERT INTO users (email, email_normalized, full_name, hashed_password, roles, metadata, created_at, last_login_at, deleted_at, is_deleted)
+       SELECT e, lower(e), n, '!', ARRAY(SELECT jsonb_array_elements_text(r)), m, c, l, d, d IS NOT NULL
+       FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[]) AS t(e, n, r, m, c, l, d)`,
+      [0, 1, 2, 3, 4, 5, 6].map((column) => rows.map((row) => (column === 2 || column === 3 ? JSON.stringify(row[column]) : row[column]))),
+    );
+  });
+  afterAll(() => ctx.close());
+
+  it('writes every cell byte for byte as PostgreSQL formatted it', async () => {
+    const former = await ctx.sql<{ csv: string; json: string }>(`SELECT ${FORMER_CSV_ROW} AS csv, ${FORMER_JSON_ROW} AS json FROM users u`);
+    expect(former).toHaveLength(7);
+    const csv = await readAll(await ctx.users.exportUsersToCsv({ withDeleted: true }));
+    const json = await readAll(await ctx.users.exportUsersToJson({ withDeleted: true }));
+    // Rows come in the table's order: each former row is there, and nothing else.
+    for (const row of former) {
+      expect(csv).toContain(row.csv);
+      expect(json).toContain(row.json);
+    }
+    const total = (key: 'csv' | 'json') => former.reduce((sum, row) => sum + row[key].length, 0);
+    expect(csv.length).toBe(`${CSV_HEADER}\r\n`.length + total('csv'));
+    expect(json.length).toBe('[\n'.length + total('json') + ',\n'.length * (former.length - 1) + '\n]\n'.length);
   });
 });
 

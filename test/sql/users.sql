@@ -481,11 +481,7 @@ DELETE FROM "users" WHERE id = ANY($1::uuid[]) RETURNING id;
 -- params: $1 text
 SELECT set_config('statement_timeout', $1, false);
 
-COPY (SELECT array_to_string(ARRAY[
-  u.id::text, '"' || replace(regexp_replace(u.email, '^(''*[-=+@\t\r])', '''\1'), '"', '""') || '"', '"' || replace(regexp_replace(u.full_name, '^(''*[-=+@\t\r])', '''\1'), '"', '""') || '"', u.is_active::text, u.is_deleted::text,
-  to_char(u.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '"' || replace(regexp_replace(to_jsonb(u.roles)::text, '^(''*[-=+@\t\r])', '''\1'), '"', '""') || '"', '"' || replace(regexp_replace(u.metadata::text, '^(''*[-=+@\t\r])', '''\1'), '"', '""') || '"',
-  to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(u.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(u.last_login_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), u.version::text
-  ], ',', '') || chr(13) || chr(10) FROM "users" u WHERE u.deleted_at IS NULL) TO STDOUT (FORMAT binary);
+COPY (SELECT u.id::text, u.email, u.full_name, u.is_active::text, u.is_deleted::text, u.deleted_at, to_jsonb(u.roles)::text, u.metadata::text, u.created_at, u.updated_at, u.last_login_at, u.version::text FROM "users" u WHERE u.deleted_at IS NULL) TO STDOUT (FORMAT binary);
 
 RESET statement_timeout;
 
@@ -494,11 +490,7 @@ RESET statement_timeout;
 -- params: $1 text
 SELECT set_config('statement_timeout', $1, false);
 
-COPY (SELECT array_to_string(ARRAY[
-  u.id::text, '"' || replace(regexp_replace(u.email, '^(''*[-=+@\t\r])', '''\1'), '"', '""') || '"', '"' || replace(regexp_replace(u.full_name, '^(''*[-=+@\t\r])', '''\1'), '"', '""') || '"', u.is_active::text, u.is_deleted::text,
-  to_char(u.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '"' || replace(regexp_replace(to_jsonb(u.roles)::text, '^(''*[-=+@\t\r])', '''\1'), '"', '""') || '"', '"' || replace(regexp_replace(u.metadata::text, '^(''*[-=+@\t\r])', '''\1'), '"', '""') || '"',
-  to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(u.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(u.last_login_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), u.version::text
-  ], ',', '') || chr(13) || chr(10) FROM "users" u WHERE TRUE) TO STDOUT (FORMAT binary);
+COPY (SELECT u.id::text, u.email, u.full_name, u.is_active::text, u.is_deleted::text, u.deleted_at, to_jsonb(u.roles)::text, u.metadata::text, u.created_at, u.updated_at, u.last_login_at, u.version::text FROM "users" u WHERE TRUE) TO STDOUT (FORMAT binary);
 
 RESET statement_timeout;
 
@@ -507,12 +499,7 @@ RESET statement_timeout;
 -- params: $1 text
 SELECT set_config('statement_timeout', $1, false);
 
-COPY (SELECT json_build_object(
-  'id', u.id, 'email', u.email, 'fullName', u.full_name, 'isActive', u.is_active, 'isDeleted', u.is_deleted,
-  'deletedAt', to_char(u.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'roles', u.roles, 'metadata', u.metadata,
-  'createdAt', to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'updatedAt', to_char(u.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-  'lastLoginAt', to_char(u.last_login_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'version', u.version
-  )::text FROM "users" u WHERE u.deleted_at IS NULL) TO STDOUT (FORMAT binary);
+COPY (SELECT u.id::text, u.email, u.full_name, u.is_active::text, u.is_deleted::text, u.deleted_at, to_json(u.roles)::text, u.metadata::text, u.created_at, u.updated_at, u.last_login_at, u.version::text FROM "users" u WHERE u.deleted_at IS NULL) TO STDOUT (FORMAT binary);
 
 RESET statement_timeout;
 
@@ -526,12 +513,7 @@ INSERT INTO "audit_log" (user_id, actor_id, action, details, request_id)
 -- params: $1 text
 SELECT set_config('statement_timeout', $1, false);
 
-COPY (SELECT json_build_object(
-  'id', u.id, 'email', u.email, 'fullName', u.full_name, 'isActive', u.is_active, 'isDeleted', u.is_deleted,
-  'deletedAt', to_char(u.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'roles', u.roles, 'metadata', u.metadata,
-  'createdAt', to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'updatedAt', to_char(u.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-  'lastLoginAt', to_char(u.last_login_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'version', u.version
-  )::text FROM "users" u WHERE u.deleted_at IS NULL) TO STDOUT (FORMAT binary);
+COPY (SELECT u.id::text, u.email, u.full_name, u.is_active::text, u.is_deleted::text, u.deleted_at, to_json(u.roles)::text, u.metadata::text, u.created_at, u.updated_at, u.last_login_at, u.version::text FROM "users" u WHERE u.deleted_at IS NULL) TO STDOUT (FORMAT binary);
 
 RESET statement_timeout;
 

@@ -7,8 +7,8 @@ import type { FieldIssue } from '../../errors/domain-error';
 import { canonicalEmail } from '../email';
 import type { NewUser, User } from '../user.model';
 import { UserAlreadyExistsError, UserValidationError } from '../users.errors';
-import { CopyRows, type RowFraming } from './copy-rows';
-import { liveFilter } from './live-filter';
+import { CopyRows } from './copy-rows';
+import { exportStatement, type ExportFormat } from './export-sql';
 import { normalizeRows, previewUser, withExtras, type ImportExtras, type ImportRow } from './import-rows';
 import { duplicatesWithin, prepareUsers, type PreparedUser } from './prepared-users';
 import { translateIdConflict } from './sql-errors';
@@ -39,51 +39,8 @@ export interface PreparedImport {
   preview?: User[];
 }
 
-// The exported fields, in order; also the CSV header. The password hash is deliberately absent.
-export const EXPORT_FIELDS = [
-  'id',
-  'email',
-  'fullName',
-  'isActive',
-  'isDeleted',
-  'deletedAt',
-  'roles',
-  'metadata',
-  'createdAt',
-  'updatedAt',
-  'lastLoginAt',
-  'version',
-] as const;
 
 const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['error', 'skip', 'update'];
-
-// Microsecond precision, so that an import restores the exact instant.
-function isoTimestamp(column: string): string {
-  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-}
-
-// A text cell: a value starting with a formula character (after any quotes already there) gets a
-// leading `'` so spreadsheets show it as text, then the RFC 4180 quoting. NULL stays an empty,
-// unquoted cell, which keeps it apart from an empty string ("").
-function csvText(expression: string): string {
-  return `'"' || replace(regexp_replace(${expression}, '^(''*[-=+@\\t\\r])', '''\\1'), '"', '""') || '"'`;
-}
-
-const CSV_ROW = `array_to_string(ARRAY[
-    u.id::text, ${csvText('u.email')}, ${csvText('u.full_name')}, u.is_active::text, u.is_deleted::text,
-    ${isoTimestamp('u.deleted_at')}, ${csvText('to_jsonb(u.roles)::text')}, ${csvText('u.metadata::text')},
-    ${isoTimestamp('u.created_at')}, ${isoTimestamp('u.updated_at')}, ${isoTimestamp('u.last_login_at')}, u.version::text
-  ], ',', '') || chr(13) || chr(10)`;
-
-const JSON_ROW = `json_build_object(
-    'id', u.id, 'email', u.email, 'fullName', u.full_name, 'isActive', u.is_active, 'isDeleted', u.is_deleted,
-    'deletedAt', ${isoTimestamp('u.deleted_at')}, 'roles', u.roles, 'metadata', u.metadata,
-    'createdAt', ${isoTimestamp('u.created_at')}, 'updatedAt', ${isoTimestamp('u.updated_at')},
-    'lastLoginAt', ${isoTimestamp('u.last_login_at')}, 'version', u.version
-  )::text`;
-
-const CSV_FRAMING: RowFraming = { prefix: `${EXPORT_FIELDS.join(',')}\r\n`, separator: '', suffix: '' };
-const JSON_FRAMING: RowFraming = { prefix: '[\n', separator: ',\n', suffix: '\n]\n' };
 
 // Streaming CSV/JSON export straight from PostgreSQL, and all-or-nothing import.
 @Injectable()
@@ -95,14 +52,14 @@ export class UserTransfer {
     private readonly t: TableNames,
   ) {}
 
-  // RFC 4180 with CRLF line ends and a header row; the escaping is done by PostgreSQL.
+  // RFC 4180 with CRLF line ends and a header row.
   exportUsersToCsv(options: ExportOptions = {}): Promise<Readable> {
-    return this.copyOut(CSV_ROW, options, CSV_FRAMING);
+    return this.copyOut('csv', options);
   }
 
-  // One JSON array of user objects, one per line, built by PostgreSQL.
+  // One JSON array of user objects, one per line.
   exportUsersToJson(options: ExportOptions = {}): Promise<Readable> {
-    return this.copyOut(JSON_ROW, options, JSON_FRAMING);
+    return this.copyOut('json', options);
   }
 
   // All or nothing: every bad row is reported in one UserValidationError, by index, before
@@ -151,12 +108,10 @@ export class UserTransfer {
     }
   }
 
-  // Streams `COPY (SELECT <row> ...) TO STDOUT` through Db (a connection of its own, the export's
-  // statement timeout, the prologue first), framed as CSV or JSON lines. Rows come in the table's
-  // physical order: ORDER BY created_at would turn one sequential read into random heap reads
-  // through the index, about twice the time at a million users.
-  private async copyOut(row: string, options: ExportOptions, framing: RowFraming): Promise<Readable> {
-    const sql = `COPY (SELECT ${row} FROM ${this.t.users} u WHERE ${liveFilter(options.withDeleted === true)}) TO STDOUT (FORMAT binary)`;
+  // Streams the export's COPY through Db (a connection of its own, the export's statement
+  // timeout, the prologue first), framed as CSV or JSON lines.
+  private async copyOut(format: ExportFormat, options: ExportOptions): Promise<Readable> {
+    const { sql, framing } = exportStatement(this.t, format, options.withDeleted === true);
     const source = await this.db.copyOut(sql, { statementTimeoutMs: this.config.exportStatementTimeoutMs, prologue: options.prologue });
     const rows = new CopyRows(framing);
     // A failure on either side destroys both: the consumer sees it on `rows`, and Db, seeing the
