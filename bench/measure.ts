@@ -66,20 +66,11 @@ export async function rotatedRuns<T>(
   runs: number,
   ours: (run: number) => Promise<T>,
   reference: (run: number) => Promise<T>,
-  boilerplate?: BoilerplateSide<T>,
+  boilerplate: BoilerplateSide<T>,
 ): Promise<Sides<T>> {
   const result: Sides<T> = { ours: [], reference: [], boilerplate: [] };
   let spentMs = 0;
-  const bounded = async (run: number): Promise<void> => {
-    if (!boilerplate || result.boilerplateNote?.startsWith('failed') || spentMs >= boilerplate.budgetSeconds * 1000) return;
-    const start = performance.now();
-    try {
-      result.boilerplate.push(await boilerplate.run(run));
-    } catch (error) {
-      result.boilerplateNote = `failed: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`;
-    }
-    spentMs += performance.now() - start;
-  };
+  let failed = false;
   const sides: ((run: number) => Promise<void>)[] = [
     async (run) => {
       result.ours.push(await ours(run));
@@ -87,12 +78,22 @@ export async function rotatedRuns<T>(
     async (run) => {
       result.reference.push(await reference(run));
     },
-    bounded,
+    async (run) => {
+      if (failed || spentMs >= boilerplate.budgetSeconds * 1000) return;
+      const start = performance.now();
+      try {
+        result.boilerplate.push(await boilerplate.run(run));
+      } catch (error) {
+        failed = true;
+        result.boilerplateNote = `failed: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`;
+      }
+      spentMs += performance.now() - start;
+    },
   ];
   for (let run = 0; run < runs; run++) {
     for (let i = 0; i < sides.length; i++) await sides[(run + i) % sides.length](run);
   }
-  if (boilerplate && !result.boilerplateNote && result.boilerplate.length < runs) {
+  if (!failed && result.boilerplate.length < runs) {
     result.boilerplateNote = `${result.boilerplate.length} of ${runs} runs (time budget ${boilerplate.budgetSeconds} s)`;
   }
   return result;

@@ -58,29 +58,25 @@ export async function replay(pool: Pool, statements: SentStatement[]): Promise<v
   const clients = new Map<number, Promise<PoolClient>>();
   const lastOf = new Map(statements.map((s, i) => [s.connection, i]));
   const runs: Promise<unknown>[] = [];
-  const failed = new Set<number>();
   const send = async (statement: SentStatement, index: number): Promise<unknown> => {
     // Earlier statements of the same connection go first, as pg's queue sent them.
     const previous = statements.findLastIndex((s, i) => i < index && s.connection === statement.connection);
     await Promise.all([...statement.after, previous].filter((i) => i >= 0).map((i) => runs[i]));
     if (!clients.has(statement.connection)) clients.set(statement.connection, pool.connect());
     const client = await clients.get(statement.connection)!;
-    try {
-      const { text, values, name } = statement;
-      return await client.query(name ? { name, text, values } : { text, values });
-    } catch (error) {
-      failed.add(statement.connection);
-      throw error;
-    } finally {
-      // A connection whose statement failed may sit in an aborted transaction: it is not reused.
-      if (lastOf.get(statement.connection) === index || failed.has(statement.connection)) {
-        clients.delete(statement.connection);
-        client.release(failed.has(statement.connection));
-      }
+    const { text, values, name } = statement;
+    const result = await client.query(name ? { name, text, values } : { text, values });
+    if (lastOf.get(statement.connection) === index) {
+      clients.delete(statement.connection);
+      client.release();
     }
+    return result;
   };
   statements.forEach((statement, index) => runs.push(send(statement, index)));
   const outcomes = await Promise.allSettled(runs);
+  // Connections still held are those a failure stopped: one may sit in an aborted transaction, so
+  // they are closed rather than handed back.
+  await Promise.allSettled([...clients.values()].map(async (client) => (await client).release(true)));
   const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (rejected) throw rejected.reason;
 }
