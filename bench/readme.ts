@@ -29,6 +29,18 @@ function tableRow(r: Row): string {
   return `| ${r.name} | ${r.unit} | ${cell(r.ours)} | ${cell(r.reference)} | ${times(r.ratio)} | ${r.goal} | ${cell(r.boilerplate)} | ${times(r.vsBoilerplate)} |`;
 }
 
+// The rows whose boilerplate side has a note; neighbours measured by the same runs (p50 and p99,
+// time and peak RSS) share it and are listed together.
+function cutShort(rows: Row[]): string {
+  const groups: { names: string[]; note: string }[] = [];
+  rows.forEach((r, i) => {
+    if (!r.boilerplateNote) return;
+    if (rows[i - 1]?.boilerplateNote === r.boilerplateNote) groups[groups.length - 1].names.push(r.name);
+    else groups.push({ names: [r.name], note: r.boilerplateNote });
+  });
+  return groups.map((g) => `${g.names.join(' / ')}: ${g.note}`).join('; ');
+}
+
 function section(results: Results): string {
   const command = results.users === 200_000 ? 'npm run bench' : `npm run bench -- --users ${results.users}`;
   const lines = [
@@ -39,8 +51,7 @@ function section(results: Results): string {
     '|---|---|---|---|---|---|---|---|',
     ...results.rows.map(tableRow),
   ];
-  const cut = results.rows.filter((r) => r.boilerplateNote).map((r) => `${r.name}: ${r.boilerplateNote}`);
-  if (cut.length) lines.push('', `Boilerplate side cut short or failed: ${cut.join('; ')}.`);
+  if (cutShort(results.rows)) lines.push('', `Boilerplate side cut short or failed: ${cutShort(results.rows)}.`);
   return lines.join('\n');
 }
 

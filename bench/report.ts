@@ -83,13 +83,15 @@ export function figure(value: number): string {
   return value.toFixed(2);
 }
 
-export function cell(summary: Summary | null, separator = '-'): string {
+function cell(summary: Summary | null): string {
   if (!summary) return '-';
-  return `${figure(summary.median)} [${figure(summary.min)}${separator}${figure(summary.max)}]`;
+  return `${figure(summary.median)} [${figure(summary.min)}-${figure(summary.max)}]`;
 }
 
+// A ratio: two decimals, or as a figure from 10 up (1,215, not 1215.41).
 export function times(value: number | null): string {
-  return value === null ? '-' : value.toFixed(2);
+  if (value === null) return '-';
+  return value < 10 ? value.toFixed(2) : figure(value);
 }
 
 export function formatTable(rows: Row[]): string {
