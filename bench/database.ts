@@ -11,6 +11,8 @@ export interface BenchDatabase {
   url: string;
   // What the table's header says about the server.
   description: string;
+  // The server's version, e.g. 15.18.
+  version: string;
   drop(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ async function startEmbedded(): Promise<BenchDatabase> {
   return {
     url: server.url,
     description: `embedded PostgreSQL ${version}`,
+    version,
     drop: async () => {
       await server.stop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -45,6 +48,7 @@ async function createOnServer(serverUrl: string): Promise<BenchDatabase> {
   return {
     url: url.toString(),
     description: `PostgreSQL ${version} at ${url.hostname}:${url.port || 5432} (database ${name})`,
+    version,
     drop: () => withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
   };
 }

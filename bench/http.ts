@@ -5,8 +5,9 @@ import { promisify } from 'node:util';
 import { verify } from '@node-rs/argon2';
 import type { BenchContext } from './context';
 import type { LoadResult, LoadSpec } from './load-generator';
-import { elapsedMs, pairedRuns } from './measure';
+import { elapsedMs, rotatedRuns, type Sides } from './measure';
 import { row, skipped, type Row } from './report';
+import { captureReviewed } from './reviewed-sql';
 
 const run = promisify(execFile);
 
@@ -35,23 +36,39 @@ async function getJson(ctx: BenchContext, path: string, token: string): Promise<
   return (await response.json()) as object;
 }
 
-function throughputRows(name: string, goal: string, note: string, runs: { ours: LoadResult[]; reference: LoadResult[] }): Row[] {
-  const notice = [...runs.ours, ...runs.reference].some((r) => r.non2xx + r.errors > 0)
-    ? `; non-2xx/errors seen: ${runs.ours.map((r) => r.non2xx + r.errors).join('/')} vs ${runs.reference.map((r) => r.non2xx + r.errors).join('/')}`
+function throughputRows(name: string, goal: string, note: string, runs: Sides<LoadResult>): Row[] {
+  const failures = (results: LoadResult[]) => results.map((r) => r.non2xx + r.errors).join('/');
+  const notice = [...runs.ours, ...runs.reference, ...runs.boilerplate].some((r) => r.non2xx + r.errors > 0)
+    ? `; non-2xx/errors seen: ${failures(runs.ours)} vs ${failures(runs.reference)} vs boilerplate ${failures(runs.boilerplate)}`
     : '';
+  const side = (pick: (r: LoadResult) => number) => ({
+    ours: runs.ours.map(pick),
+    reference: runs.reference.map(pick),
+    boilerplate: runs.boilerplate.map(pick),
+    boilerplateNote: runs.boilerplateNote,
+  });
   return [
-    row({ name: `${name}, throughput`, unit: 'req/s', goal, ours: runs.ours.map((r) => r.requestsPerSecond), reference: runs.reference.map((r) => r.requestsPerSecond), note: note + notice }),
-    row({ name: `${name}, p99`, unit: 'ms', goal: 'report', ours: runs.ours.map((r) => r.p99Ms), reference: runs.reference.map((r) => r.p99Ms) }),
+    row({ name: `${name}, throughput`, unit: 'req/s', goal, ...side((r) => r.requestsPerSecond), note: note + notice }),
+    row({ name: `${name}, p99`, unit: 'ms', goal: 'report', ...side((r) => r.p99Ms) }),
   ];
 }
 
 // Live users in id order (random with respect to insertion), split into one slice per run and
 // side, so that no id of a cache-miss run was ever read before.
-async function missPaths(ctx: BenchContext, prefix: string, excluded: string): Promise<string[][]> {
+async function missPaths(ctx: BenchContext, excluded: string): Promise<string[][]> {
   const { rows } = await ctx.bare.query<{ id: string }>('SELECT id FROM users WHERE deleted_at IS NULL AND id <> $1 ORDER BY id', [excluded]);
-  const slices = ctx.options.runs * 2;
+  const slices = ctx.options.runs * 3;
   const size = Math.floor(rows.length / slices);
-  return Array.from({ length: slices }, (_, i) => rows.slice(i * size, (i + 1) * size).map((r) => `${prefix}${r.id}`));
+  return Array.from({ length: slices }, (_, i) => rows.slice(i * size, (i + 1) * size).map((r) => r.id));
+}
+
+// The by-id statement a cache miss of getUserById sends (the statement that carries the id),
+// checked against the SQL snapshot, for the bare reference route.
+async function captureUserById(ctx: BenchContext, id: string): Promise<void> {
+  const statements = await captureReviewed('getUserById (cache miss)', () => ctx.users.getUserById(id), { warm: false });
+  const statement = statements.find((s) => s.values.includes(id));
+  if (!statement) throw new Error('getUserById (cache miss) sent no statement with the id');
+  ctx.routes.userById = { statement, id };
 }
 
 export async function httpUserRows(ctx: BenchContext): Promise<Row[]> {
@@ -59,33 +76,44 @@ export async function httpUserRows(ctx: BenchContext): Promise<Row[]> {
     const [method, url] = route.split(' ') as ['GET' | 'POST', string];
     return !ctx.hasRoute(method, url);
   });
-  if (missing.length) return [skipped('GET /users/:id', 'req/s', '>= 0.8', `n/a: route missing (${missing.join(', ')})`)];
+  if (missing.length) return [skipped('GET /users/:id', 'req/s', '>= 0.9', `n/a: route missing (${missing.join(', ')})`)];
 
   const token = await login(ctx, ctx.adminEmail, ctx.adminPassword);
   const headers = { authorization: `Bearer ${token}` };
   const { rows } = await ctx.bare.query<{ id: string }>('SELECT id FROM users WHERE deleted_at IS NULL AND is_active ORDER BY created_at DESC LIMIT 1');
   const hitId = rows[0].id;
-  ctx.fixed.body = await getJson(ctx, `/users/${hitId}`, token);
+  // Nothing read this user yet: the capture sees a cache miss.
+  await captureUserById(ctx, hitId);
+  ctx.routes.fixedBody = await getJson(ctx, `/users/${hitId}`, token);
   await getJson(ctx, '/bench/fixed', token);
   await getJson(ctx, `/bench/users/${hitId}`, token);
+  await getJson(ctx, `/bench/boilerplate/users/${hitId}`, token);
   const url = ctx.baseUrl;
+  const budgetSeconds = ctx.options.boilerplateSeconds;
   const connections = `${ctx.options.connections} connections, ${ctx.options.httpSeconds} s per run, autocannon in its own process`;
 
-  const hit = await pairedRuns(
+  const hit = await rotatedRuns(
     ctx.options.runs,
     () => load(ctx, { url: `${url}/users/${hitId}`, method: 'GET', headers }),
     () => load(ctx, { url: `${url}/bench/fixed`, method: 'GET', headers }),
+    { run: () => load(ctx, { url: `${url}/bench/boilerplate/users/${hitId}`, method: 'GET', headers }), budgetSeconds },
   );
-  const ours = await missPaths(ctx, '/users/', hitId);
-  const bare = await missPaths(ctx, '/bench/users/', hitId);
-  const miss = await pairedRuns(
+  const ids = await missPaths(ctx, hitId);
+  const paths = (prefix: string, slice: string[]) => slice.map((id) => `${prefix}${id}`);
+  const miss = await rotatedRuns(
     ctx.options.runs,
-    (i) => load(ctx, { url, method: 'GET', headers, paths: ours[i * 2] }),
-    (i) => load(ctx, { url, method: 'GET', headers, paths: bare[i * 2 + 1] }),
+    (i) => load(ctx, { url, method: 'GET', headers, paths: paths('/users/', ids[i * 3]) }),
+    (i) => load(ctx, { url, method: 'GET', headers, paths: paths('/bench/users/', ids[i * 3 + 1]) }),
+    { run: (i) => load(ctx, { url, method: 'GET', headers, paths: paths('/bench/boilerplate/users/', ids[i * 3 + 2]) }), budgetSeconds },
   );
   return [
-    ...throughputRows('GET /users/:id cache hit', '>= 0.8', `${connections}; reference: a route returning the same JSON`, hit),
-    ...throughputRows('GET /users/:id cache miss', '>= 0.8', `reference: the same query on a bare pg pool inside the app; ${ours[0].length.toLocaleString('en-US')} distinct ids per run`, miss),
+    ...throughputRows('GET /users/:id cache hit', '>= 0.9', `${connections}; reference: a route returning the same JSON; boilerplate: findOneBy, no cache`, hit),
+    ...throughputRows(
+      'GET /users/:id cache miss',
+      '>= 0.85',
+      `reference: the repository's by-id statement on a bare pg pool inside the app; ${ids[0].length.toLocaleString('en-US')} distinct ids per run`,
+      miss,
+    ),
   ];
 }
 
@@ -108,10 +136,12 @@ export async function loginRows(ctx: BenchContext): Promise<Row[]> {
   const { rows } = await ctx.bare.query<{ email: string }>('SELECT email FROM users WHERE deleted_at IS NULL AND is_active ORDER BY created_at LIMIT 1');
   const body = JSON.stringify({ email: rows[0].email, password: ctx.password });
   await login(ctx, rows[0].email, ctx.password);
-  const runs = await pairedRuns(
+  const post = (path: string) => load(ctx, { url: `${ctx.baseUrl}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const runs = await rotatedRuns(
     ctx.options.runs,
-    () => load(ctx, { url: `${ctx.baseUrl}/auth/login`, method: 'POST', headers: { 'content-type': 'application/json' }, body }),
+    () => post('/auth/login'),
     async () => ({ requestsPerSecond: await verifyLoop(ctx.hashedPassword, ctx.password, ctx.options.connections, ctx.options.httpSeconds), p50Ms: 0, p99Ms: 0, non2xx: 0, errors: 0 }),
+    { run: () => post('/bench/boilerplate/login'), budgetSeconds: ctx.options.boilerplateSeconds },
   );
   return [
     row({
@@ -120,7 +150,9 @@ export async function loginRows(ctx: BenchContext): Promise<Row[]> {
       goal: 'report',
       ours: runs.ours.map((r) => r.requestsPerSecond),
       reference: runs.reference.map((r) => r.requestsPerSecond),
-      note: `POST /auth/login at ${ctx.options.connections} connections vs raw argon2 verify, ${ctx.options.connections} at a time`,
+      boilerplate: runs.boilerplate.map((r) => r.requestsPerSecond),
+      boilerplateNote: runs.boilerplateNote,
+      note: `POST /auth/login at ${ctx.options.connections} connections vs raw argon2 verify, ${ctx.options.connections} at a time; boilerplate: findOneBy, verify, sign (same hash)`,
     }),
   ];
 }

@@ -6,17 +6,19 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Pool } from 'pg';
+import { DataSource } from 'typeorm';
 import { parseEnv, type AppConfig } from '../src/config/app-config';
 import { hashPassword } from '../src/users/password';
+import { UserEntity } from '../src/users/user.entity';
 import { UsersRepository } from '../src/users/users.repository';
 import { startBenchApp } from './bench-app';
 import { bulkCreateRows, importDictsRows } from './bulk';
-import type { BenchContext, BenchOptions, FixedBody } from './context';
+import type { BenchContext, BenchOptions, ReferenceRoutes } from './context';
 import { openFreshDatabase, type BenchDatabase } from './database';
 import { csvExportRows, jsonExportRows } from './exports';
 import { httpUserRows, loginRows } from './http';
 import { aggregateRows, pageRows, searchRows } from './queries';
-import { formatTable, group, machine, writeResults, type Row } from './report';
+import { describeMachine, formatTable, group, machine, writeResults, type Row } from './report';
 import { seedUsers } from './seed';
 
 const GROUPS: Record<string, (c: BenchContext) => Promise<Row[]>> = {
@@ -31,29 +33,34 @@ const GROUPS: Record<string, (c: BenchContext) => Promise<Row[]>> = {
   'import-dicts': importDictsRows,
 };
 
-const USAGE = `npm run bench -- [--users N] [--runs N] [--http-seconds S] [--connections C] [--bulk-rows N] [--only a,b] [--smoke]
-  --users N         users seeded before measuring (default 200000; 1000000 takes about 4x longer)
-  --runs N          runs per side of every row; each row prints their median, min and max (default 3, smoke 2)
-  --http-seconds S  duration of each autocannon run (default 5)
-  --connections C   autocannon connections (default 50)
-  --bulk-rows N     rows per bulk-import run, at most 10000 (default 10000)
-  --smoke           tiny N and short runs, to check that the bench works (CI)
-  --only a,b        only these groups of rows (${Object.keys(GROUPS).join(', ')}), e.g. to profile one
-                    with node --cpu-prof dist-bench/bench/run.js --only http
+const USAGE = `npm run bench -- [--users N] [--runs N] [--http-seconds S] [--connections C] [--bulk-rows N] [--boilerplate-seconds S] [--only a,b] [--smoke]
+  --users N               users seeded before measuring (default 200000; 1000000 takes about 4x longer)
+  --runs N                runs per side of every row; each row prints their median, min and max (default 3, smoke 2)
+  --http-seconds S        duration of each autocannon run (default 5)
+  --connections C         autocannon connections (default 50)
+  --bulk-rows N           rows per bulk-import run, at most 10000 (default 10000)
+  --boilerplate-seconds S time budget of the boilerplate side of one row, all runs together
+                          (default 30, smoke 1); it always gets one run, and says when it was cut short
+  --smoke                 tiny N and short runs, to check that the bench works (CI)
+  --only a,b              only these groups of rows (${Object.keys(GROUPS).join(', ')}), e.g. to profile one
+                          with node --cpu-prof dist-bench/bench/run.js --only http
 Uses DATABASE_URL when set (creates and drops a users_bench_<random> database on that server),
-otherwise a throwaway embedded PostgreSQL. REDIS_URL, when set, puts the user cache in Redis.`;
+otherwise a throwaway embedded PostgreSQL. REDIS_URL, when set, puts the user cache in Redis.
+A full run (no --smoke, no --only) also writes bench/results/published/users-<N>.json, from which
+npm run bench:readme regenerates the README's tables.`;
 
 function parseOptions(argv: string[]): BenchOptions {
   const smoke = argv.includes('--smoke');
   const options: BenchOptions = smoke
-    ? { users: 2000, smoke, runs: 2, httpSeconds: 1, connections: 50, bulkRows: 500, iterations: 5 }
-    : { users: 200_000, smoke, runs: 3, httpSeconds: 5, connections: 50, bulkRows: 10_000, iterations: 20 };
+    ? { users: 2000, smoke, runs: 2, httpSeconds: 1, connections: 50, bulkRows: 500, iterations: 5, boilerplateSeconds: 1 }
+    : { users: 200_000, smoke, runs: 3, httpSeconds: 5, connections: 50, bulkRows: 10_000, iterations: 20, boilerplateSeconds: 30 };
   const flags: Record<string, keyof BenchOptions> = {
     '--users': 'users',
     '--runs': 'runs',
     '--http-seconds': 'httpSeconds',
     '--connections': 'connections',
     '--bulk-rows': 'bulkRows',
+    '--boilerplate-seconds': 'boilerplateSeconds',
   };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--smoke') continue;
@@ -123,8 +130,8 @@ async function main(): Promise<void> {
 
     const admin = { email: 'bench-admin@bench.example.net', password: randomBytes(18).toString('base64url') };
     const config = benchConfig(database.url, admin);
-    const fixed: FixedBody = { body: {} };
-    const server = await startBenchApp(config, fixed);
+    const routes: ReferenceRoutes = { fixedBody: {} };
+    const server = await startBenchApp(config, routes);
     app = server.app;
     const fastify = app.getHttpAdapter().getInstance();
     const ctx: BenchContext = {
@@ -132,9 +139,10 @@ async function main(): Promise<void> {
       config,
       bare,
       users: app.get(UsersRepository),
+      boilerplate: app.get(DataSource).getRepository(UserEntity),
       baseUrl: server.baseUrl,
       hasRoute: (method, url) => fastify.hasRoute({ method, url }),
-      fixed,
+      routes,
       password,
       hashedPassword,
       adminEmail: admin.email,
@@ -143,11 +151,13 @@ async function main(): Promise<void> {
     };
     const rows = await measureAll(ctx);
     const seconds = (performance.now() - started) / 1000;
-    const info = { users: options.users, smoke: options.smoke, runs: options.runs, database: database.description, startedAt, seconds };
-    console.log(`\nnest-users bench: ${options.users.toLocaleString('en-US')} users, ${database.description}, ${machine()}`);
-    console.log(`each figure: median [min-max] of ${options.runs} runs; ratio = ours / reference (medians)\n`);
+    const groups = Object.keys(GROUPS).filter((name) => !options.only || options.only.includes(name));
+    const info = { users: options.users, smoke: options.smoke, runs: options.runs, groups, database: database.description, postgres: database.version, startedAt, seconds };
+    console.log(`\nnest-users bench: ${options.users.toLocaleString('en-US')} users, ${database.description}, ${describeMachine(machine())}`);
+    console.log(`each figure: median [min-max] of ${options.runs} runs; ratio = ours / reference; vs boilerplate = how many times better ours is (medians)\n`);
     console.log(formatTable(rows));
-    console.log(`\nfinished in ${seconds.toFixed(0)} s; JSON: ${writeResults(join(__dirname, '..', '..', 'bench', 'results'), info, rows)}`);
+    const full = !options.smoke && groups.length === Object.keys(GROUPS).length;
+    console.log(`\nfinished in ${seconds.toFixed(0)} s; JSON: ${writeResults(join(__dirname, '..', '..', 'bench', 'results'), info, rows, full)}`);
   } finally {
     await app?.close();
     await bare?.end();

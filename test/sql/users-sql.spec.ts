@@ -8,7 +8,8 @@ import { hashPassword } from '../../src/users/password';
 import { UserCache } from '../../src/users/user-cache.service';
 import { UsersRepository } from '../../src/users/users.repository';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
-import { captureSentStatements, modulePool, normalizeSql, paramShape, quietPool, type SentStatement } from '../support/sql-capture';
+import { modulePool, quietPool } from '../support/sql-capture';
+import { captureSentStatements, normalizeSql, paramShape, type SentStatement } from '../support/statement-capture';
 import { createUser, factoryPasswordHash, seedUsers, uniqueEmail } from '../support/user-factory';
 
 // Every statement UsersRepository sends, one case per public method (more where the SQL depends
@@ -132,6 +133,13 @@ describe('SQL snapshot of UsersRepository (test/sql/users.sql)', () => {
       sqlCase('listUsersPaginated', 'offset 10, limit 10', none, () => users.listUsersPaginated(10, 10)),
       sqlCase('listUsersPaginated', 'offset 0, limit 10, { withDeleted: true }', none, () => users.listUsersPaginated(0, 10, { withDeleted: true })),
       sqlCase('listUsersAfter', 'no cursor, limit 10', none, () => users.listUsersAfter(null, 10)),
+      // The bench measures this one (its keyset pages replay the statements captured here).
+      sqlCase(
+        'listUsersAfter',
+        "the first page's cursor, limit 10",
+        async () => (await users.listUsersAfter(null, 10)).nextCursor,
+        (cursor) => users.listUsersAfter(cursor, 10),
+      ),
       sqlCase(
         'listUsersAfter',
         "the first page's cursor, limit 10, { withDeleted: true }",

@@ -71,6 +71,12 @@ SELECT count(*) FROM "users" u WHERE TRUE AND TRUE;
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
   u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.deleted_at IS NULL ORDER BY u.created_at DESC, u.id DESC LIMIT $1;
 
+-- UsersRepository.listUsersAfter(the first page's cursor, limit 10)
+
+-- params: $1 int, $2 text, $3 uuid
+SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.deleted_at IS NULL AND (u.created_at, u.id) < ($2::timestamptz, $3::uuid) ORDER BY u.created_at DESC, u.id DESC LIMIT $1;
+
 -- UsersRepository.listUsersAfter(the first page's cursor, limit 10, { withDeleted: true })
 
 -- params: $1 int, $2 text, $3 uuid
