@@ -53,7 +53,8 @@ SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.ro
 
 -- params: $1 int, $2 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.deleted_at IS NULL AND TRUE ORDER BY u.created_at DESC, u.id DESC OFFSET $1 LIMIT $2;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u
+  JOIN (SELECT u.id FROM "users" u WHERE u.deleted_at IS NULL AND TRUE ORDER BY u.created_at DESC, u.id DESC OFFSET $1 LIMIT $2) page ON page.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND TRUE;
 
@@ -61,7 +62,8 @@ SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND TRUE;
 
 -- params: $1 int, $2 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE TRUE AND TRUE ORDER BY u.created_at DESC, u.id DESC OFFSET $1 LIMIT $2;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u
+  JOIN (SELECT u.id FROM "users" u WHERE TRUE AND TRUE ORDER BY u.created_at DESC, u.id DESC OFFSET $1 LIMIT $2) page ON page.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 SELECT count(*) FROM "users" u WHERE TRUE AND TRUE;
 
@@ -114,7 +116,8 @@ SELECT count(*) FROM (SELECT 1 FROM "users" m WHERE m.deleted_at IS NULL AND (m.
 
 -- params: $1 bool, $2 int, $3 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.deleted_at IS NULL AND u.is_active = $1 ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u
+  JOIN (SELECT u.id FROM "users" u WHERE u.deleted_at IS NULL AND u.is_active = $1 ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3) page ON page.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 -- params: $1 bool
 SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND u.is_active = $1;
@@ -123,7 +126,8 @@ SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND u.is_active = $1;
 
 -- params: $1 bool, $2 int, $3 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.deleted_at IS NULL AND u.is_active = $1 ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u
+  JOIN (SELECT u.id FROM "users" u WHERE u.deleted_at IS NULL AND u.is_active = $1 ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3) page ON page.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 -- params: $1 bool
 SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND u.is_active = $1;
@@ -132,7 +136,8 @@ SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND u.is_active = $1;
 
 -- params: $1 bool, $2 int, $3 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE TRUE AND u.is_active = $1 ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u
+  JOIN (SELECT u.id FROM "users" u WHERE TRUE AND u.is_active = $1 ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3) page ON page.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 -- params: $1 bool
 SELECT count(*) FROM "users" u WHERE TRUE AND u.is_active = $1;
@@ -141,7 +146,8 @@ SELECT count(*) FROM "users" u WHERE TRUE AND u.is_active = $1;
 
 -- params: $1 text, $2 int, $3 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.deleted_at IS NULL AND u.roles @> ARRAY[$1]::text[] ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u
+  JOIN (SELECT u.id FROM "users" u WHERE u.deleted_at IS NULL AND u.roles @> ARRAY[$1]::text[] ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3) page ON page.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 -- params: $1 text
 SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND u.roles @> ARRAY[$1]::text[];
@@ -150,7 +156,8 @@ SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND u.roles @> ARRAY[$
 
 -- params: $1 timestamptz, $2 timestamptz, $3 int, $4 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.deleted_at IS NULL AND u.created_at >= $1 AND u.created_at < $2 ORDER BY u.created_at DESC, u.id DESC OFFSET $3 LIMIT $4;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u
+  JOIN (SELECT u.id FROM "users" u WHERE u.deleted_at IS NULL AND u.created_at >= $1 AND u.created_at < $2 ORDER BY u.created_at DESC, u.id DESC OFFSET $3 LIMIT $4) page ON page.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 -- params: $1 timestamptz, $2 timestamptz
 SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND u.created_at >= $1 AND u.created_at < $2;
@@ -159,7 +166,8 @@ SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND u.created_at >= $1
 
 -- params: $1 text, $2 text, $3 int, $4 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.deleted_at IS NULL AND u.metadata @> jsonb_build_object($1::text, $2::jsonb) ORDER BY u.created_at DESC, u.id DESC OFFSET $3 LIMIT $4;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u
+  JOIN (SELECT u.id FROM "users" u WHERE u.deleted_at IS NULL AND u.metadata @> jsonb_build_object($1::text, $2::jsonb) ORDER BY u.created_at DESC, u.id DESC OFFSET $3 LIMIT $4) page ON page.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 -- params: $1 text, $2 text
 SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND u.metadata @> jsonb_build_object($1::text, $2::jsonb);
@@ -168,7 +176,8 @@ SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND u.metadata @> json
 
 -- params: $1 int, $2 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.deleted_at IS NULL AND TRUE ORDER BY u.created_at DESC, u.id DESC OFFSET $1 LIMIT $2;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u
+  JOIN (SELECT u.id FROM "users" u WHERE u.deleted_at IS NULL AND TRUE ORDER BY u.created_at DESC, u.id DESC OFFSET $1 LIMIT $2) page ON page.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND TRUE;
 
@@ -176,7 +185,8 @@ SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND TRUE;
 
 -- params: $1 bool, $2 int, $3 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.deleted_at IS NULL AND TRUE AND u.is_active = $1 ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u
+  JOIN (SELECT u.id FROM "users" u WHERE u.deleted_at IS NULL AND TRUE AND u.is_active = $1 ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3) page ON page.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 -- params: $1 bool
 SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND TRUE AND u.is_active = $1;
@@ -185,7 +195,8 @@ SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND TRUE AND u.is_acti
 
 -- params: $1 text, $2 int, $3 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE u.deleted_at IS NULL AND TRUE AND u.roles @> ARRAY[$1]::text[] ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u
+  JOIN (SELECT u.id FROM "users" u WHERE u.deleted_at IS NULL AND TRUE AND u.roles @> ARRAY[$1]::text[] ORDER BY u.created_at DESC, u.id DESC OFFSET $2 LIMIT $3) page ON page.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 -- params: $1 text
 SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND TRUE AND u.roles @> ARRAY[$1]::text[];
@@ -194,7 +205,8 @@ SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND TRUE AND u.roles @
 
 -- params: $1 bool, $2 text, $3 timestamptz, $4 timestamptz, $5 int, $6 int
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE TRUE AND TRUE AND u.is_active = $1 AND u.roles @> ARRAY[$2]::text[] AND u.created_at >= $3 AND u.created_at < $4 ORDER BY u.created_at DESC, u.id DESC OFFSET $5 LIMIT $6;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u
+  JOIN (SELECT u.id FROM "users" u WHERE TRUE AND TRUE AND u.is_active = $1 AND u.roles @> ARRAY[$2]::text[] AND u.created_at >= $3 AND u.created_at < $4 ORDER BY u.created_at DESC, u.id DESC OFFSET $5 LIMIT $6) page ON page.id = u.id ORDER BY u.created_at DESC, u.id DESC;
 
 -- params: $1 bool, $2 text, $3 timestamptz, $4 timestamptz
 SELECT count(*) FROM "users" u WHERE TRUE AND TRUE AND u.is_active = $1 AND u.roles @> ARRAY[$2]::text[] AND u.created_at >= $3 AND u.created_at < $4;

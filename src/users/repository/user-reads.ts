@@ -289,15 +289,17 @@ export class UserReads {
     return Number(row.count);
   }
 
+  // An offset page and its total. The page picks the ids first and reads the rows after: the rows
+  // an offset skips are walked in the index alone, never read from the table nor formatted.
   private async page(condition: string, params: unknown[], { offset, limit, withDeleted }: Paging): Promise<Page<User>> {
     const where = `${liveFilter(withDeleted)} AND ${condition}`;
     const n = params.length;
     const [rows, [{ count }]] = await Promise.all([
-      this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM ${this.t.users} u WHERE ${where} ${NEWEST_FIRST} OFFSET $${n + 1} LIMIT $${n + 2}`, [
-        ...params,
-        offset,
-        limit,
-      ]),
+      this.db.read<UserRow>(
+        `SELECT ${USER_COLUMNS} FROM ${this.t.users} u
+         JOIN (SELECT u.id FROM ${this.t.users} u WHERE ${where} ${NEWEST_FIRST} OFFSET $${n + 1} LIMIT $${n + 2}) page ON page.id = u.id ${NEWEST_FIRST}`,
+        [...params, offset, limit],
+      ),
       this.db.read<{ count: string }>(`SELECT count(*) FROM ${this.t.users} u WHERE ${where}`, params),
     ]);
     return { items: rows.map(toUser), total: Number(count), offset, limit };
