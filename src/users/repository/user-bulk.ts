@@ -3,17 +3,14 @@ import { Db } from '../../database/db.service';
 import { TableNames } from '../../database/table-names';
 import { canonicalEmail } from '../email';
 import { hashPassword } from '../password';
-import { BUMP_VERSION, toUser, USER_COLUMNS, type UserRow } from '../user-row';
+import { BUMP_VERSION, toUser, USER_COLUMNS } from '../user-row';
 import type { NewUser, User, UserPatch } from '../user.model';
 import { UserAlreadyExistsError, UserValidationError, type ConflictDetail } from '../users.errors';
 import { isUuid } from '../../common/paging';
-import { translateWriteError } from './sql-errors';
 import { bulkItemIssues, MAX_BULK_ITEMS, patchAssignments, PATCHABLE_FIELDS, repeatedEmails, UNUSABLE_PASSWORD } from '../user-rules';
+import { InsertMany } from './insert-many';
 import { UserWrites } from './user-writes';
 
-// unnest() binds one array per column, so a chunk is bounded by statement size, not by
-// PostgreSQL's 65,535 bind parameters; 5,000 rows keeps each statement a few MB at most.
-export const INSERT_CHUNK_ROWS = 5000;
 const HASH_CONCURRENCY = 4;
 
 export interface PreparedUser {
@@ -37,6 +34,7 @@ export class UserBulk {
     private readonly db: Db,
     private readonly writes: UserWrites,
     private readonly t: TableNames,
+    private readonly insertMany: InsertMany,
   ) {}
 
   // All or nothing. Invalid rows and duplicates (inside the batch or against live users) are
@@ -99,54 +97,11 @@ export class UserBulk {
     }));
   }
 
-  // Inserts prepared rows with INSERT ... SELECT FROM unnest(...), chunked, in one transaction.
-  // 'error' lets a unique violation fail the batch, 'skip' keeps the existing user, 'update'
-  // overwrites its profile fields. Returns the rows inserted or updated.
+  // Inserts prepared rows in one transaction (see InsertMany); the cache follows after commit.
   async insert(rows: PreparedUser[], onConflict: 'error' | 'skip' | 'update', beforeCommit?: (written: User[]) => Promise<void>): Promise<User[]> {
-    if (rows.length === 0) return [];
-    const conflictClause = {
-      error: '',
-      skip: 'ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO NOTHING',
-      update: `ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO UPDATE SET full_name = EXCLUDED.full_name,
-                 is_active = EXCLUDED.is_active, roles = EXCLUDED.roles, metadata = EXCLUDED.metadata,
-                 hashed_password = CASE WHEN EXCLUDED.hashed_password = '${UNUSABLE_PASSWORD}' THEN u.hashed_password ELSE EXCLUDED.hashed_password END,
-                 ${BUMP_VERSION}`,
-    }[onConflict];
-    return this.db.transaction(async () => {
-      const users: User[] = [];
-      for (let start = 0; start < rows.length; start += INSERT_CHUNK_ROWS) {
-        const chunk = rows.slice(start, start + INSERT_CHUNK_ROWS);
-        let inserted: UserRow[];
-        try {
-          inserted = await this.db.query<UserRow>(
-            `INSERT INTO ${this.t.users} AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
-             SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active,
-                    ARRAY(SELECT jsonb_array_elements_text(r.roles)), r.metadata, COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
-             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::timestamptz[])
-                  AS r(id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, last_login_at)
-             ${conflictClause}
-             RETURNING ${USER_COLUMNS}`,
-            [
-              chunk.map((r) => r.id ?? null),
-              chunk.map((r) => r.email),
-              chunk.map((r) => r.emailNormalized),
-              chunk.map((r) => r.fullName),
-              chunk.map((r) => r.hashedPassword),
-              chunk.map((r) => r.isActive),
-              chunk.map((r) => JSON.stringify(r.roles)),
-              chunk.map((r) => JSON.stringify(r.metadata)),
-              chunk.map((r) => r.createdAt ?? null),
-              chunk.map((r) => r.lastLoginAt ?? null),
-            ],
-          );
-        } catch (error) {
-          throw translateWriteError(error, this.t);
-        }
-        users.push(...inserted.map(toUser));
-      }
+    return this.insertMany.insert(rows, onConflict, async (users) => {
       await this.writes.invalidate(users.map((u) => u.id));
       await beforeCommit?.(users);
-      return users;
     });
   }
 
