@@ -1,9 +1,10 @@
 import type { TransactionHost } from '@nestjs-cls/transactional';
 import type { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
 import { ClsService } from 'nestjs-cls';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { QueryRunner } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { retryIdempotentOnLostConnection } from '../errors/database-errors';
@@ -200,6 +201,30 @@ export class Db {
       releaseOnce(error as Error);
       throw error;
     }
+  }
+
+  // Runs a `COPY ... FROM STDIN` statement where Db runs any other (the ambient transaction's
+  // connection, else the session's, else a pooled one) and streams `lines` into it, text that is
+  // already in COPY's format. The server's statement timeout applies as to any statement; the
+  // client-side bound is the pool's read timeout, past which the connection is closed.
+  async copyIn(sql: string, lines: Iterable<string>): Promise<void> {
+    await this.withRunner(async (runner) => {
+      const client = (await runner.connect()) as PoolClient;
+      const sink = client.query(copyFrom(sql));
+      const bound =
+        client instanceof PooledClient && client.readTimeoutMs !== undefined
+          ? setTimeout(() => {
+              const timeout = new Error(READ_TIMEOUT_MESSAGE);
+              client.closeAfterTimeout(timeout);
+              sink.destroy(timeout);
+            }, client.readTimeoutMs)
+          : undefined;
+      try {
+        await pipeline(Readable.from(lines), sink);
+      } finally {
+        clearTimeout(bound);
+      }
+    });
   }
 
   private pool(): Pool {

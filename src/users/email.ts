@@ -11,6 +11,13 @@ const SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@.]+$/u;
 // and a top-level label that is not a number (the URL parser reads `0x7f.1` as 127.0.0.1).
 const ASCII_DOMAIN = /^(?:[a-z0-9_-]+\.)+[a-z0-9-]*[a-z-][a-z0-9-]*$/;
 
+// ASCII is its own NFKC form and folds as plain lower case: the fast path of a bulk import.
+const ASCII = /^[\x00-\x7f]*$/;
+
+function nfkc(text: string): string {
+  return ASCII.test(text) ? text : text.normalize('NFKC');
+}
+
 // Code points where JavaScript's case mappings (upper, then lower) differ from Unicode full case
 // folding (CaseFolding.txt, statuses C and F): dotless ı has no folding (upper-casing would turn it
 // into i), and capital ẞ folds to ss (its upper case is itself, so it would only reach ß).
@@ -24,17 +31,27 @@ const FOLDING_EXCEPTIONS = new Map([
 // Σ, σ and ς all become σ. Cherokee folds to its lower-case letters here (CaseFolding.txt picks the
 // upper-case ones): the same classes of equal strings, another representative.
 function foldCase(text: string): string {
+  if (ASCII.test(text)) return text.toLowerCase();
   let folded = '';
   for (const char of text) folded += FOLDING_EXCEPTIONS.get(char) ?? char.toUpperCase().toLowerCase();
   return folded;
 }
 
 // UTS-46 (IDNA) ASCII form of a domain, or undefined when it is not a valid domain name. A `%`
-// is refused before the URL parser would percent-decode it into another domain.
+// is refused before the URL parser would percent-decode it into another domain. The conversion
+// is the costly part of an email's canonical form and a batch repeats a few domains thousands of
+// times, so recent answers are kept (a bounded set, cleared when full).
+const asciiDomains = new Map<string, string | undefined>();
+const ASCII_DOMAINS_KEPT = 1000;
+
 function asciiDomain(domain: string): string | undefined {
-  if (domain.includes('%')) return undefined;
-  const ascii = domainToASCII(domain);
-  return ASCII_DOMAIN.test(ascii) ? ascii : undefined;
+  if (asciiDomains.has(domain)) return asciiDomains.get(domain);
+  const ascii = domain.includes('%') ? '' : domainToASCII(domain);
+  const answer = ASCII_DOMAIN.test(ascii) ? ascii : undefined;
+  if (domain.length > MAX_EMAIL_LENGTH) return answer;
+  if (asciiDomains.size >= ASCII_DOMAINS_KEPT) asciiDomains.clear();
+  asciiDomains.set(domain, answer);
+  return answer;
 }
 
 function splitAtLastAt(email: string): [string, string] | undefined {
@@ -48,11 +65,11 @@ function splitAtLastAt(email: string): [string, string] | undefined {
 // IDNA ASCII form (xn--...), which UTS-46 lower-cases itself. A domain that is not a valid IDN
 // keeps its folded form: such an address never passes emailProblem, so it is only ever looked up.
 export function canonicalEmail(email: string): string {
-  const normalized = email.trim().normalize('NFKC');
+  const normalized = nfkc(email.trim());
   const parts = splitAtLastAt(normalized);
-  if (!parts) return foldCase(normalized).normalize('NFKC');
+  if (!parts) return nfkc(foldCase(normalized));
   const [local, domain] = parts;
-  return `${foldCase(local).normalize('NFKC')}@${asciiDomain(domain) ?? foldCase(domain).normalize('NFKC')}`;
+  return `${nfkc(foldCase(local))}@${asciiDomain(domain) ?? nfkc(foldCase(domain))}`;
 }
 
 // Returns the problem with an email, or undefined when it is acceptable.
@@ -60,13 +77,12 @@ export function emailProblem(email: unknown): string | undefined {
   if (typeof email !== 'string') return 'must be a string';
   const trimmed = email.trim();
   if (trimmed.length === 0) return 'must not be empty';
-  if (trimmed.length > MAX_EMAIL_LENGTH || canonicalEmail(trimmed).length > MAX_EMAIL_LENGTH) {
-    return `must be at most ${MAX_EMAIL_LENGTH} characters`;
-  }
+  const canonical = trimmed.length > MAX_EMAIL_LENGTH ? undefined : canonicalEmail(trimmed);
+  if (canonical === undefined || canonical.length > MAX_EMAIL_LENGTH) return `must be at most ${MAX_EMAIL_LENGTH} characters`;
   if (FORBIDDEN_CHARACTERS.test(trimmed)) return 'must not contain control or invisible characters';
   if (trimmed.split('@').length !== 2) return 'must contain exactly one @';
-  if (!SHAPE.test(canonicalEmail(trimmed))) return 'must look like local@domain.tld';
-  if (asciiDomain(splitAtLastAt(trimmed.normalize('NFKC'))?.[1] ?? '') === undefined) return 'must have a valid domain name (IDNA)';
+  if (!SHAPE.test(canonical)) return 'must look like local@domain.tld';
+  if (asciiDomain(splitAtLastAt(nfkc(trimmed))?.[1] ?? '') === undefined) return 'must have a valid domain name (IDNA)';
   return undefined;
 }
 

@@ -35,9 +35,10 @@ export function metadataIssue(value: unknown, index?: number): FieldIssue | unde
   if (bad !== undefined) return fieldIssue('metadata', `key ${JSON.stringify(bad)} must match [A-Za-z_][A-Za-z0-9_]{0,63}`, index);
   const [reserved] = reservedKeyPaths(value);
   if (reserved !== undefined) return fieldIssue('metadata', `key ${JSON.stringify(reserved.split('.').pop())} at ${reserved} ${RESERVED_KEYS_REASON}`, index);
+  const json = JSON.stringify(value);
   // PostgreSQL's jsonb cannot hold the NUL character.
-  if (JSON.stringify(value).includes('\\u0000')) return fieldIssue('metadata', 'must not contain NUL characters', index);
-  if (Buffer.byteLength(JSON.stringify(value)) > METADATA_MAX_BYTES) return fieldIssue('metadata', `must be at most ${METADATA_MAX_BYTES} bytes as JSON`, index);
+  if (json.includes('\\u0000')) return fieldIssue('metadata', 'must not contain NUL characters', index);
+  if (Buffer.byteLength(json) > METADATA_MAX_BYTES) return fieldIssue('metadata', `must be at most ${METADATA_MAX_BYTES} bytes as JSON`, index);
   return undefined;
 }
 

@@ -25,6 +25,7 @@ import { UsersBulkController } from './controllers/users-bulk.controller';
 import { UsersQueryController } from './controllers/users-query.controller';
 import { USERS_ROUTES_OWNER } from './controllers/users-routes.decorator';
 import { UsersController } from './controllers/users.controller';
+import { InsertMany } from './repository/insert-many';
 import { UserBulk } from './repository/user-bulk';
 import { UserPrivacy } from './repository/user-privacy';
 import { UserReads } from './repository/user-reads';
@@ -136,6 +137,7 @@ export class UsersModule implements NestModule {
         UserReads,
         UserWrites,
         UserBulk,
+        InsertMany,
         UserTransfer,
         UserPrivacy,
         UserCache,

@@ -1,6 +1,5 @@
 import { Client } from 'pg';
 import { ErrorCode } from '../../src/errors/domain-error';
-import { INSERT_CHUNK_ROWS } from '../../src/users/repository/user-store';
 import { MAX_BULK_ITEMS, MAX_PLAINTEXT_PASSWORDS } from '../../src/users/user-rules';
 import type { NewUser } from '../../src/users/user.model';
 import { UserAlreadyExistsError, UserValidationError } from '../../src/users/users.errors';
@@ -8,8 +7,8 @@ import { createRepositoryContext, type RepositoryContext } from '../support/repo
 import { captureQueries, createUser, factoryPasswordHash, uniqueEmail } from '../support/user-factory';
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
-// Two chunks: enough to prove chunking and all-or-nothing, small enough to stay fast.
-const BIG_BATCH = INSERT_CHUNK_ROWS + 1000;
+// Several chunks of COPY lines: enough to prove streaming and all-or-nothing, small enough to stay fast.
+const BIG_BATCH = 6000;
 
 describe('UsersRepository bulk writes', () => {
   let ctx: RepositoryContext;
@@ -60,6 +59,30 @@ describe('UsersRepository bulk writes', () => {
       const storedHash = new Map(stored.map((r) => [r.email, r.hashed_password]));
       expect(storedHash.get(input[0].email.trim())).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
       expect(storedHash.get(input[1].email)).toBe(hash);
+    });
+
+    it('returns each created user exactly as a read returns it, metadata keys in their stored order', async () => {
+      const input: NewUser[] = [
+        { email: uniqueEmail('as-read'), hashedPassword: hash, fullName: 'Back\\slash and "quotes"', roles: ['user', 'editor'], metadata: { zeta: 1, b: { y: 'back\\slash', x: [2, { d: 1, c: null }] }, aa: 'x' } },
+        { email: uniqueEmail('as-read'), hashedPassword: hash },
+      ];
+      const created = await ctx.users.bulkCreateUsers(input);
+      for (const user of created) expect(JSON.stringify(user)).toBe(JSON.stringify(await ctx.users.getUserById(user.id)));
+    });
+
+    it('can run twice in one transaction, and a rollback leaves nothing behind', async () => {
+      const first = rows(3, 'twice');
+      const second = rows(3, 'twice');
+      const outcome = ctx.users.dbTransaction(async () => {
+        await ctx.users.bulkCreateUsers(first);
+        await ctx.users.bulkCreateUsers(second);
+        throw new Error('rolled back on purpose');
+      });
+      await expect(outcome).rejects.toThrow('rolled back on purpose');
+      await expect(countByEmails([...first, ...second].map((u) => u.email))).resolves.toBe(0);
+      const [created] = await ctx.users.dbTransaction(async () => [await ctx.users.bulkCreateUsers(first), await ctx.users.bulkCreateUsers(second)]);
+      expect(created).toHaveLength(3);
+      await expect(countByEmails([...first, ...second].map((u) => u.email))).resolves.toBe(6);
     });
 
     it('answers an empty list for an empty batch', async () => {
@@ -123,18 +146,19 @@ describe('UsersRepository bulk writes', () => {
       await expect(ctx.users.bulkCreateUsers('nope' as unknown as NewUser[])).rejects.toBeInstanceOf(UserValidationError);
     });
 
-    it(`inserts a batch larger than one chunk (${INSERT_CHUNK_ROWS} rows) in one statement per chunk`, async () => {
+    it(`inserts a large batch (${BIG_BATCH} rows) with one COPY into a staging table and one INSERT, in input order`, async () => {
       const input = rows(BIG_BATCH, 'chunked');
       const { result, queries } = await captureQueries(ctx, () => ctx.users.bulkCreateUsers(input));
       expect(result).toHaveLength(BIG_BATCH);
       expect(new Set(result.map((u) => u.id)).size).toBe(BIG_BATCH);
-      expect(queries.filter((q) => /^\s*INSERT INTO "users"/.test(q.sql))).toHaveLength(2);
+      expect(result.map((u) => u.email)).toEqual(input.map((u) => u.email));
+      expect(queries.filter((q) => /^\s*INSERT INTO "users"/.test(q.sql))).toHaveLength(1);
       await expect(countByEmails(input.map((u) => u.email))).resolves.toBe(BIG_BATCH);
     });
 
-    it('rolls back the earlier chunks when the last one fails', async () => {
+    it('writes nothing when the last row fails', async () => {
       // Another connection holds an uncommitted insert of the batch's last address: the
-      // duplicate pre-check cannot see it, so the last chunk's INSERT waits on it and then fails
+      // duplicate pre-check cannot see it, so the INSERT waits on it and then fails
       // on the unique index once it commits.
       const input = rows(BIG_BATCH, 'rollback');
       const contested = input[input.length - 1].email;

@@ -473,6 +473,19 @@ describe('UsersRepository import', () => {
     await expect(ctx.sql(`SELECT full_name FROM users WHERE id = $1`, [user.id])).resolves.toEqual([{ full_name: 'Renamed meanwhile' }]);
   });
 
+  it("onConflict 'update' keeps stored values the API would refuse exactly as they were", async () => {
+    const email = uniqueEmail('odd-stored');
+    await ctx.sql(
+      `INSERT INTO users (email, email_normalized, full_name, hashed_password, roles, metadata) VALUES ($1, $1, $2, '!', $3::text[], $4::jsonb)`,
+      [email, 'tab\there\nline\\back', ['a"b', 'c\\d', 'e,f', '{}', 'NULL', ''], JSON.stringify({ 'k\\': 'v\t"', z: [1] })],
+    );
+    const before = await ctx.sql(`SELECT full_name, roles, metadata FROM users WHERE email = $1`, [email]);
+    const [written] = await ctx.users.importUsersFromDicts([{ email, isActive: 'false' }], { onConflict: 'update' });
+    await expect(ctx.sql(`SELECT full_name, roles, metadata FROM users WHERE email = $1`, [email])).resolves.toEqual(before);
+    expect(written.isActive).toBe(false);
+    expect(JSON.stringify(written)).toBe(JSON.stringify(await ctx.users.getUserById(written.id)));
+  });
+
   it('refuses an id that belongs to another user', async () => {
     const other = (await ctx.users.getCredentialsByEmail('hashed@import.example'))!;
     const error = await ctx.users.importUsersFromDicts([{ email: 'thief@import.example', id: other.id }]).catch((e: unknown) => e);

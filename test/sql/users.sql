@@ -471,14 +471,18 @@ SELECT email_normalized FROM "users" WHERE email_normalized = ANY($1::text[]) AN
 
 START TRANSACTION;
 
--- params: $1 null[3], $2 text[3], $3 text[3], $4 null[3], $5 text[3], $6 bool[3], $7 json[3], $8 json[3], $9 null[3], $10 null[3]
+CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_normalized text, full_name text, hashed_password text,
+  is_active boolean, roles text[], metadata jsonb, created_at timestamptz, last_login_at timestamptz) ON COMMIT DROP;
+
+COPY users_insert_staging FROM STDIN;
+
 INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
-  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active,
-  ARRAY(SELECT jsonb_array_elements_text(r.roles)), r.metadata, COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::timestamptz[])
-  AS r(id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, last_login_at)
-  RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
+  COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
+  FROM users_insert_staging r ORDER BY r.ord
+  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version;
+
+DROP TABLE users_insert_staging;
 
 COMMIT;
 
@@ -542,14 +546,18 @@ SELECT email_normalized FROM "users" WHERE email_normalized = ANY($1::text[]) AN
 
 START TRANSACTION;
 
--- params: $1 null[2], $2 text[2], $3 text[2], $4 text[2], $5 text[2], $6 bool[2], $7 json[2], $8 json[2], $9 null[2], $10 null[2]
+CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_normalized text, full_name text, hashed_password text,
+  is_active boolean, roles text[], metadata jsonb, created_at timestamptz, last_login_at timestamptz) ON COMMIT DROP;
+
+COPY users_insert_staging FROM STDIN;
+
 INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
-  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active,
-  ARRAY(SELECT jsonb_array_elements_text(r.roles)), r.metadata, COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::timestamptz[])
-  AS r(id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, last_login_at)
-  RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
+  COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
+  FROM users_insert_staging r ORDER BY r.ord
+  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version;
+
+DROP TABLE users_insert_staging;
 
 COMMIT;
 
@@ -563,15 +571,19 @@ SELECT email_normalized FROM "users" WHERE email_normalized = ANY($1::text[]) AN
 
 START TRANSACTION;
 
--- params: $1 (null|uuid)[2], $2 text[2], $3 text[2], $4 text[2], $5 text[2], $6 bool[2], $7 json[2], $8 json[2], $9 null[2], $10 null[2]
+CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_normalized text, full_name text, hashed_password text,
+  is_active boolean, roles text[], metadata jsonb, created_at timestamptz, last_login_at timestamptz) ON COMMIT DROP;
+
+COPY users_insert_staging FROM STDIN;
+
 INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
-  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active,
-  ARRAY(SELECT jsonb_array_elements_text(r.roles)), r.metadata, COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::timestamptz[])
-  AS r(id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, last_login_at)
+  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
+  COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
+  FROM users_insert_staging r ORDER BY r.ord
   ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO NOTHING
-  RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version;
+
+DROP TABLE users_insert_staging;
 
 COMMIT;
 
@@ -585,18 +597,22 @@ START TRANSACTION;
 -- params: $1 text[2]
 SELECT email_normalized, full_name, is_active, roles, metadata FROM "users" WHERE email_normalized = ANY($1::text[]) AND deleted_at IS NULL FOR UPDATE;
 
--- params: $1 null[2], $2 text[2], $3 text[2], $4 text[2], $5 text[2], $6 bool[2], $7 json[2], $8 json[2], $9 null[2], $10 null[2]
+CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_normalized text, full_name text, hashed_password text,
+  is_active boolean, roles text[], metadata jsonb, created_at timestamptz, last_login_at timestamptz) ON COMMIT DROP;
+
+COPY users_insert_staging FROM STDIN;
+
 INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
-  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active,
-  ARRAY(SELECT jsonb_array_elements_text(r.roles)), r.metadata, COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::timestamptz[])
-  AS r(id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, last_login_at)
+  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
+  COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
+  FROM users_insert_staging r ORDER BY r.ord
   ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO UPDATE SET full_name = EXCLUDED.full_name,
   is_active = EXCLUDED.is_active, roles = EXCLUDED.roles, metadata = EXCLUDED.metadata,
   hashed_password = CASE WHEN EXCLUDED.hashed_password = '!' THEN u.hashed_password ELSE EXCLUDED.hashed_password END,
   version = u.version + 1, updated_at = now()
-  RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version;
+
+DROP TABLE users_insert_staging;
 
 COMMIT;
 
@@ -614,14 +630,18 @@ SELECT email_normalized FROM "users" WHERE email_normalized = ANY($1::text[]) AN
 
 START TRANSACTION;
 
--- params: $1 null[2], $2 text[2], $3 text[2], $4 text[2], $5 text[2], $6 bool[2], $7 json[2], $8 json[2], $9 null[2], $10 null[2]
+CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_normalized text, full_name text, hashed_password text,
+  is_active boolean, roles text[], metadata jsonb, created_at timestamptz, last_login_at timestamptz) ON COMMIT DROP;
+
+COPY users_insert_staging FROM STDIN;
+
 INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
-  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active,
-  ARRAY(SELECT jsonb_array_elements_text(r.roles)), r.metadata, COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::timestamptz[])
-  AS r(id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, last_login_at)
-  RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
+  COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
+  FROM users_insert_staging r ORDER BY r.ord
+  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version;
+
+DROP TABLE users_insert_staging;
 
 COMMIT;
 

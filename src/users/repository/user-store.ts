@@ -5,16 +5,12 @@ import { UserCache } from '../user-cache.service';
 import { BUMP_VERSION, toUser, USER_COLUMNS, type UserRow } from '../user-row';
 import type { User } from '../user.model';
 import type { ConflictDetail } from '../users.errors';
-import { UNUSABLE_PASSWORD } from '../user-rules';
 import { liveFilter } from './live-filter';
 import type { PreparedUser } from './prepared-users';
+import { InsertMany, type ConflictPolicy } from './insert-many';
 import { translateWriteError } from './sql-errors';
 
-// unnest() binds one array per column, so a chunk is bounded by statement size, not by
-// PostgreSQL's 65,535 bind parameters; 5,000 rows keeps each statement a few MB at most.
-export const INSERT_CHUNK_ROWS = 5000;
-
-export type ConflictPolicy = 'error' | 'skip' | 'update';
+export type { ConflictPolicy } from './insert-many';
 
 // The persistence primitives every concern of the repository shares (reads, writes, bulk,
 // transfer and privacy are peers that use this, never each other): a write that translates
@@ -26,6 +22,7 @@ export class UserStore {
   constructor(
     private readonly db: Db,
     private readonly cache: UserCache,
+    private readonly inserts: InsertMany,
     private readonly t: TableNames,
   ) {}
 
@@ -86,48 +83,11 @@ export class UserStore {
     return rows.flatMap((r, index) => (taken.has(r.emailNormalized) ? [{ email: r.emailNormalized, index }] : []));
   }
 
-  // Inserts prepared rows with INSERT ... SELECT FROM unnest(...), chunked, in one transaction
-  // (the caller's when one is open). 'error' lets a unique violation fail the batch, 'skip' keeps
-  // the existing user, 'update' overwrites its profile fields (and its password only when the
-  // row carries one). Returns the rows inserted or updated.
+  // Inserts prepared rows in one transaction (the caller's when one is open; see InsertMany for
+  // how). 'error' lets a unique violation fail the batch, 'skip' keeps the existing user,
+  // 'update' overwrites its profile fields (and its password only when the row carries one).
+  // Returns the rows inserted or updated; their cache entries go after commit.
   async insertMany(rows: PreparedUser[], onConflict: ConflictPolicy): Promise<User[]> {
-    if (rows.length === 0) return [];
-    const conflictClause = {
-      error: '',
-      skip: 'ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO NOTHING',
-      update: `ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO UPDATE SET full_name = EXCLUDED.full_name,
-                 is_active = EXCLUDED.is_active, roles = EXCLUDED.roles, metadata = EXCLUDED.metadata,
-                 hashed_password = CASE WHEN EXCLUDED.hashed_password = '${UNUSABLE_PASSWORD}' THEN u.hashed_password ELSE EXCLUDED.hashed_password END,
-                 ${BUMP_VERSION}`,
-    }[onConflict];
-    return this.db.transaction(async () => {
-      const users: User[] = [];
-      for (let start = 0; start < rows.length; start += INSERT_CHUNK_ROWS) {
-        const chunk = rows.slice(start, start + INSERT_CHUNK_ROWS);
-        const inserted = await this.write(
-          `INSERT INTO ${this.t.users} AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
-           SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active,
-                  ARRAY(SELECT jsonb_array_elements_text(r.roles)), r.metadata, COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
-           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::timestamptz[])
-                AS r(id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, last_login_at)
-           ${conflictClause}
-           RETURNING ${USER_COLUMNS}`,
-          [
-            chunk.map((r) => r.id ?? null),
-            chunk.map((r) => r.email),
-            chunk.map((r) => r.emailNormalized),
-            chunk.map((r) => r.fullName),
-            chunk.map((r) => r.hashedPassword),
-            chunk.map((r) => r.isActive),
-            chunk.map((r) => JSON.stringify(r.roles)),
-            chunk.map((r) => JSON.stringify(r.metadata)),
-            chunk.map((r) => r.createdAt ?? null),
-            chunk.map((r) => r.lastLoginAt ?? null),
-          ],
-        );
-        users.push(...inserted.map(toUser));
-      }
-      return users;
-    });
+    return this.inserts.insert(rows, onConflict, (written) => this.invalidate(written.map((u) => u.id)));
   }
 }
