@@ -1,30 +1,16 @@
 import { Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { TableNames } from '../../src/database/table-names';
-import { dataSourceOptions } from '../../src/users/users-data-source';
 import {
   EMAIL_COLLISION_ACTION,
   EmailCaseFolding1764900001000,
   lowerCaseCanonicalEmail,
 } from '../../src/users/migrations/1764900001000-email-case-folding';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { runMigrationStep, useMigrationDatabase } from '../support/migration-database';
 
 // Issue item 9: the migration recomputes email_normalized of users written under the previous
 // rule (NFKC + toLowerCase), and reports the users whose new forms collide.
 describe('migration EmailCaseFolding1764900001000', () => {
-  let db: TestDatabase;
-  let dataSource: DataSource;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    dataSource = new DataSource(dataSourceOptions({ url: db.url, poolMax: 2, connectTimeoutMs: 5000, statementTimeoutMs: 10000, migrationsRun: false }));
-    await dataSource.initialize();
-  });
-
-  afterAll(async () => {
-    await dataSource.destroy();
-    await db.drop();
-  });
+  const migrationDb = useMigrationDatabase();
 
   // Users as the previous code stored them.
   // `stored` stands for a value the previous rule never wrote, to build chains and swaps.
@@ -50,27 +36,18 @@ describe('migration EmailCaseFolding1764900001000', () => {
   };
 
   async function normalized(): Promise<Record<string, string>> {
-    const rows: { id: string; email_normalized: string }[] = await dataSource.query(`SELECT id, email_normalized FROM users`);
+    const rows: { id: string; email_normalized: string }[] = await migrationDb.dataSource.query(`SELECT id, email_normalized FROM users`);
     const byId = new Map(rows.map((r) => [r.id, r.email_normalized]));
     return Object.fromEntries(Object.entries(ids).map(([name, id]) => [name, byId.get(id) ?? '']));
   }
 
-  async function run(direction: 'up' | 'down'): Promise<void> {
-    const runner = dataSource.createQueryRunner();
-    await runner.startTransaction();
-    try {
-      await new EmailCaseFolding1764900001000(new TableNames())[direction](runner);
-      await runner.commitTransaction();
-    } finally {
-      await runner.release();
-    }
-  }
+  const run = (direction: 'up' | 'down') => runMigrationStep(migrationDb.dataSource, new EmailCaseFolding1764900001000(new TableNames()), direction);
 
   const ids: Record<string, string> = {};
 
   it('recomputes every form, keeps one user per canonical email, and reports the others', async () => {
     for (const [name, u] of Object.entries(seed)) {
-      const [row]: { id: string }[] = await dataSource.query(
+      const [row]: { id: string }[] = await migrationDb.dataSource.query(
         `INSERT INTO users (email, email_normalized, hashed_password, created_at, deleted_at, is_deleted, anonymized_at)
          VALUES ($1, $2, '!', $3, $4, $5, $6) RETURNING id`,
         [u.email, u.stored ?? lowerCaseCanonicalEmail(u.email), u.createdAt, u.deleted ? u.createdAt : null, u.deleted === true, u.anonymized ? u.createdAt : null],
@@ -116,7 +93,7 @@ describe('migration EmailCaseFolding1764900001000', () => {
       [ids.chainWinner, ids.chainLoser],
       [ids.chainLoser, ids.chainNext],
     ];
-    const audit: { user_id: string; details: { targetIds: string[]; outcome: string } }[] = await dataSource.query(
+    const audit: { user_id: string; details: { targetIds: string[]; outcome: string } }[] = await migrationDb.dataSource.query(
       `SELECT user_id, details FROM audit_log WHERE action = $1 ORDER BY id`,
       [EMAIL_COLLISION_ACTION],
     );

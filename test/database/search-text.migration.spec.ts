@@ -1,41 +1,18 @@
-import { DataSource } from 'typeorm';
 import { TableNames } from '../../src/database/table-names';
 import { SearchText1765300000000 } from '../../src/users/migrations/1765300000000-search-text';
-import { dataSourceOptions } from '../../src/users/users-data-source';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { runMigrationStep, useMigrationDatabase } from '../support/migration-database';
 
 // search_text must hold, for users written before the migration and for every later write, what
 // the searches match: the email and the name, each lower-cased by PostgreSQL after a line feed.
 describe('migration SearchText1765300000000', () => {
-  let db: TestDatabase;
-  let dataSource: DataSource;
+  const migrationDb = useMigrationDatabase();
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    dataSource = new DataSource(dataSourceOptions({ url: db.url, poolMax: 2, connectTimeoutMs: 5000, statementTimeoutMs: 10000, migrationsRun: false }));
-    await dataSource.initialize();
-  });
+  const run = (direction: 'up' | 'down') => runMigrationStep(migrationDb.dataSource, new SearchText1765300000000(new TableNames()), direction);
 
-  afterAll(async () => {
-    await dataSource.destroy();
-    await db.drop();
-  });
-
-  async function run(direction: 'up' | 'down'): Promise<void> {
-    const runner = dataSource.createQueryRunner();
-    await runner.startTransaction();
-    try {
-      await new SearchText1765300000000(new TableNames())[direction](runner);
-      await runner.commitTransaction();
-    } finally {
-      await runner.release();
-    }
-  }
-
-  const searchText = async (id: string) => (await dataSource.query<{ search_text: string }[]>(`SELECT search_text FROM users WHERE id = $1`, [id]))[0].search_text;
+  const searchText = async (id: string) => (await migrationDb.dataSource.query<{ search_text: string }[]>(`SELECT search_text FROM users WHERE id = $1`, [id]))[0].search_text;
   const insert = async (email: string, fullName: string | null) =>
     (
-      await dataSource.query<{ id: string }[]>(`INSERT INTO users (email, email_normalized, full_name, hashed_password) VALUES ($1, lower($1), $2, '!') RETURNING id`, [
+      await migrationDb.dataSource.query<{ id: string }[]>(`INSERT INTO users (email, email_normalized, full_name, hashed_password) VALUES ($1, lower($1), $2, '!') RETURNING id`, [
         email,
         fullName,
       ])
@@ -51,19 +28,19 @@ describe('migration SearchText1765300000000', () => {
 
     const after = await insert('New@Example.com', 'Anna LI');
     await expect(searchText(after)).resolves.toBe('\nnew@example.com\nanna li');
-    await dataSource.query(`UPDATE users SET full_name = 'Renamed Person' WHERE id = $1`, [after]);
+    await migrationDb.dataSource.query(`UPDATE users SET full_name = 'Renamed Person' WHERE id = $1`, [after]);
     await expect(searchText(after)).resolves.toBe('\nnew@example.com\nrenamed person');
-    await dataSource.query(`UPDATE users SET email = 'Moved@Example.com', full_name = NULL WHERE id = $1`, [after]);
+    await migrationDb.dataSource.query(`UPDATE users SET email = 'Moved@Example.com', full_name = NULL WHERE id = $1`, [after]);
     await expect(searchText(after)).resolves.toBe('\nmoved@example.com\n');
     // A direct write is overwritten: the column only ever says what the row holds.
-    await dataSource.query(`UPDATE users SET search_text = 'forged' WHERE id = $1`, [after]);
+    await migrationDb.dataSource.query(`UPDATE users SET search_text = 'forged' WHERE id = $1`, [after]);
     await expect(searchText(after)).resolves.toBe('\nmoved@example.com\n');
   });
 
   it('goes down to the two trigram indexes and up again', async () => {
     const indexes = async () =>
       (
-        await dataSource.query<{ indexname: string }[]>(
+        await migrationDb.dataSource.query<{ indexname: string }[]>(
           `SELECT indexname FROM pg_indexes WHERE tablename = 'users' AND (indexname LIKE '%trgm' OR indexname = 'IDX_users_live_search') ORDER BY 1`,
         )
       ).map((r) => r.indexname);
