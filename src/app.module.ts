@@ -79,5 +79,13 @@ export function usersModuleSettings(config: AppConfig): UsersModuleSettings {
     exportStatementTimeoutMs: config.exportStatementTimeoutMs,
     bodyLimitBytes: config.bodyLimitBytes,
     bootstrapAdmin: config.adminEmail && config.adminPassword ? { email: config.adminEmail, password: config.adminPassword } : undefined,
+    events: {
+      enabled: config.eventsEnabled,
+      relay: config.eventsRelay,
+      pollIntervalMs: config.eventsPollIntervalMs,
+      maxAttempts: config.eventsMaxAttempts,
+      backoffMs: config.eventsBackoffMs,
+      retainDays: config.eventsRetainDays,
+    },
   };
 }

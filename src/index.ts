@@ -9,6 +9,11 @@ export type { UsersModuleAsyncOptions, UsersModuleDefinition, UsersModuleOptions
 // The data layer a host injects, and the admin policy over it
 export { UsersRepository } from './users/users.repository';
 export { UsersService, type Actor } from './users/users.service';
+
+// User lifecycle events: subscribe in a sibling module with UsersEvents.on()
+export { UsersEvents, type EventDestination, type UserEventHandler } from './users/events/users-events.service';
+export { USER_EVENT_TYPES, type UserEvent, type UserEventType } from './users/events/user-event';
+export { EventDeliveries, type DeliveryQuery, type DeliveryStatus, type EventDelivery } from './users/events/event-deliveries.service';
 export type { KeysetPage, NewUser, Page, PageOptions, User, UserAuthState, UserCredentials, UserDefaults, UserFile, UserPatch, UserWithFiles } from './users/user.model';
 export type { PreparedNewUser } from './users/repository/user-writes';
 export type { UserFilter } from './users/repository/user-reads';

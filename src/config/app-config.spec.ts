@@ -44,6 +44,12 @@ describe('parseEnv', () => {
       jwtExpiresInSeconds: 3600,
       adminEmail: undefined,
       adminPassword: undefined,
+      eventsEnabled: true,
+      eventsRelay: true,
+      eventsPollIntervalMs: 500,
+      eventsMaxAttempts: 10,
+      eventsBackoffMs: 1000,
+      eventsRetainDays: 7,
     });
   });
 

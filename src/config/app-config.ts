@@ -34,6 +34,12 @@ export class AppConfig {
   jwtExpiresInSeconds!: number;
   adminEmail!: string | undefined;
   adminPassword!: string | undefined;
+  eventsEnabled!: boolean;
+  eventsRelay!: boolean;
+  eventsPollIntervalMs!: number;
+  eventsMaxAttempts!: number;
+  eventsBackoffMs!: number;
+  eventsRetainDays!: number;
 }
 
 
@@ -176,5 +182,11 @@ export function parseEnv(env: Env = process.env): AppConfig {
     jwtExpiresInSeconds: int(env, 'JWT_EXPIRES_IN_SECONDS', 3600, 60, 2592000),
     adminEmail: read(env, 'ADMIN_EMAIL'),
     adminPassword: read(env, 'ADMIN_PASSWORD'),
+    eventsEnabled: bool(env, 'EVENTS_ENABLED', true),
+    eventsRelay: bool(env, 'EVENTS_RELAY', true),
+    eventsPollIntervalMs: int(env, 'EVENTS_POLL_INTERVAL_MS', 500, 10, 3600000),
+    eventsMaxAttempts: int(env, 'EVENTS_MAX_ATTEMPTS', 10, 1, 1000),
+    eventsBackoffMs: int(env, 'EVENTS_BACKOFF_MS', 1000, 1, 86400000),
+    eventsRetainDays: int(env, 'EVENTS_RETAIN_DAYS', 7, 1, 3650),
   });
 }

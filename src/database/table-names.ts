@@ -29,6 +29,9 @@ export class TableNames {
   readonly users: string;
   readonly files: string;
   readonly auditLog: string;
+  // The user lifecycle events (the transactional outbox) and their deliveries.
+  readonly outbox: string;
+  readonly outboxDeliveries: string;
   // Where runUsersMigrations records what it applied.
   readonly migrations: string;
 
@@ -51,6 +54,8 @@ export class TableNames {
     this.users = this.qualified('users');
     this.files = this.qualified('files');
     this.auditLog = this.qualified('audit_log');
+    this.outbox = this.qualified('outbox');
+    this.outboxDeliveries = this.qualified('outbox_deliveries');
     this.migrations = this.qualified('users_migrations');
   }
 

@@ -48,7 +48,7 @@ export function patchAssignments(
   patch: UserPatch,
   firstParam: number,
   allowed: readonly string[] = PATCHABLE_FIELDS,
-): { assignments: string[]; params: unknown[] } {
+): { assignments: string[]; params: unknown[]; fields: string[] } {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw UserValidationError.field('updateData', 'must be an object');
   const issues: FieldIssue[] = Object.keys(patch)
     .filter((k) => !allowed.includes(k))
@@ -56,6 +56,8 @@ export function patchAssignments(
   const entries = Object.entries(patch).filter(([k, v]) => allowed.includes(k) && v !== undefined);
   const assignments: string[] = [];
   const params: unknown[] = [];
+  // The patch's fields that are written, in the API's spelling (for the change's event).
+  const fields = entries.map(([key]) => key);
   const add = (column: string, value: unknown) => {
     params.push(value);
     assignments.push(`${column} = $${firstParam + params.length - 1}`);
@@ -85,7 +87,7 @@ export function patchAssignments(
     }
   }
   if (issues.length) throw new UserValidationError(issues);
-  return { assignments, params };
+  return { assignments, params, fields };
 }
 
 export const MAX_BULK_ITEMS = 10000;

@@ -33,6 +33,10 @@ import { UserStore } from './repository/user-store';
 import { UserTransfer } from './repository/user-transfer';
 import { UserWrites } from './repository/user-writes';
 import { UserCache } from './user-cache.service';
+import { Outbox } from './events/outbox';
+import { OutboxRelay } from './events/outbox-relay';
+import { UsersEvents } from './events/users-events.service';
+import { EventDeliveries } from './events/event-deliveries.service';
 import { openUsersDataSource } from './users-data-source';
 import { runUsersMigrations } from './users-migrations';
 import { UsersSettings, type UsersModuleAsyncOptions, type UsersModuleDefinition, type UsersModuleOptions, type UsersModuleSettings } from './users.options';
@@ -141,6 +145,10 @@ export class UsersModule implements NestModule {
         UserTransfer,
         UserPrivacy,
         UserCache,
+        Outbox,
+        OutboxRelay,
+        UsersEvents,
+        EventDeliveries,
         UsersRepository,
         UsersService,
         AdminBootstrap,
@@ -152,7 +160,7 @@ export class UsersModule implements NestModule {
       ],
       // The guards' dependencies too, so that a host can protect its own routes with
       // @UseGuards(UsersAuthGuard, RolesGuard).
-      exports: [UsersRepository, UsersService, settingsModule, AUTHENTICATION, ...(ownAuth ? [AccessTokens] : [])],
+      exports: [UsersRepository, UsersService, UsersEvents, EventDeliveries, settingsModule, AUTHENTICATION, ...(ownAuth ? [AccessTokens] : [])],
     };
   }
 }

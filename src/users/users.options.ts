@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { CacheSettings } from '../cache/cache.module';
 import { TableNames, type TableNaming } from '../database/table-names';
 import { passwordIssue } from './password';
+import type { EventsSettings } from './events/events.settings';
 import { SENSITIVE_ACTIONS, type SensitiveAction, type ThrottleSettings } from '../throttling/throttle.settings';
 
 // What UsersModule is wired from at definition time (they decide which providers and routes
@@ -47,6 +48,20 @@ export interface UsersModuleSettings {
   bodyLimitBytes?: number;
   // An administrator made sure of at startup (created, or given the first admin role).
   bootstrapAdmin?: { email: string; password: string };
+  // User lifecycle events (README "Events"): written to the outbox with every change unless
+  // `enabled: false`; delivered by this instance's relay unless `relay: false`.
+  events?: {
+    enabled?: boolean;
+    relay?: boolean;
+    pollIntervalMs?: number;
+    batchSize?: number;
+    maxAttempts?: number;
+    backoffMs?: number;
+    maxBackoffMs?: number;
+    leaseMs?: number;
+    handlerTimeoutMs?: number;
+    retainDays?: number;
+  };
 }
 
 export type UsersModuleOptions = UsersModuleDefinition & UsersModuleSettings;
@@ -71,6 +86,7 @@ export class UsersSettings {
   readonly exportStatementTimeoutMs: number;
   readonly bodyLimitBytes: number;
   readonly bootstrapAdmin?: { email: string; password: string };
+  readonly events: EventsSettings;
 
   constructor(settings: UsersModuleSettings, definition: UsersModuleDefinition) {
     if (typeof settings !== 'object' || settings === null) fail('(the options)', 'an object');
@@ -130,6 +146,23 @@ export class UsersSettings {
     const weak = admin && passwordIssue(admin.password, 'bootstrapAdmin.password', undefined, { email: admin.email });
     if (weak) fail('bootstrapAdmin.password', `a password the policy accepts (it ${weak.reason})`);
     this.bootstrapAdmin = admin;
+    const events = settings.events ?? {};
+    for (const flag of ['enabled', 'relay'] as const) {
+      if (events[flag] !== undefined && typeof events[flag] !== 'boolean') fail(`events.${flag}`, 'a boolean');
+    }
+    this.events = {
+      enabled: events.enabled ?? true,
+      relay: events.relay ?? true,
+      pollIntervalMs: count('events.pollIntervalMs', events.pollIntervalMs, 500),
+      batchSize: count('events.batchSize', events.batchSize, 200),
+      maxAttempts: count('events.maxAttempts', events.maxAttempts, 10),
+      backoffMs: count('events.backoffMs', events.backoffMs, 1000),
+      maxBackoffMs: count('events.maxBackoffMs', events.maxBackoffMs, 3600000),
+      leaseMs: count('events.leaseMs', events.leaseMs, 60000),
+      handlerTimeoutMs: count('events.handlerTimeoutMs', events.handlerTimeoutMs, 10000),
+      retainDays: count('events.retainDays', events.retainDays, 7),
+    };
+    if (this.events.handlerTimeoutMs >= this.events.leaseMs) fail('events.handlerTimeoutMs', `less than events.leaseMs (${this.events.leaseMs})`);
   }
 
   // The role an administrator made by this module gets.

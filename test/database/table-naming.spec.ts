@@ -8,7 +8,7 @@ import { UserAlreadyExistsError } from '../../src/users/users.errors';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { createUser, factoryPasswordHash, uniqueEmail } from '../support/user-factory';
-import { MODULE_INDEXES } from '../support/module-indexes';
+import { MODULE_INDEXES, MODULE_TABLES } from '../support/module-indexes';
 
 // Issue 8: a host whose database already has a `users` table of its own runs the module's
 // migrations with its own DataSource, under a prefix or in a schema, and both live side by side.
@@ -82,7 +82,7 @@ describe.each([
   it('creates the tables, indexes and trigger under the naming', async () => {
     const indexes: { indexname: string }[] = await host.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = ANY($2::text[])`, [
       schema,
-      ['users', 'files', 'audit_log'].map(table),
+      MODULE_TABLES.map(table),
     ]);
     expect(indexes.map((r) => r.indexname).sort()).toEqual(MODULE_INDEXES.map(table).sort());
     const triggers: { tgname: string }[] = await host.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname`, [t.users]);
@@ -206,7 +206,7 @@ describe('runUsersMigrations', () => {
     await expect(runUsersMigrations(host, naming)).resolves.toEqual(names(naming));
     // Every derived name fits PostgreSQL's 63 bytes: none was truncated.
     const indexes: { indexname: string }[] = await host.query(`SELECT indexname FROM pg_indexes WHERE tablename = ANY($1::text[])`, [
-      ['users', 'files', 'audit_log'].map((name) => t.objectName(name)),
+      MODULE_TABLES.map((name) => t.objectName(name)),
     ]);
     expect(indexes.map((r) => r.indexname).sort()).toEqual(MODULE_INDEXES.map((name) => t.objectName(name)).sort());
   });

@@ -92,7 +92,7 @@ describe('SQL snapshot of UsersRepository (test/sql/users.sql)', () => {
   beforeAll(async () => {
     // The in-process cache whatever the run has: with Redis every cache fill is re-checked, and
     // the file must not depend on the environment (the re-check has a case of its own).
-    ctx = await createRepositoryContext({ redisUrl: undefined });
+    ctx = await createRepositoryContext({ redisUrl: undefined }, { settings: { events: { relay: false } } });
     users = ctx.users;
     await seedUsers(ctx, 30, { roles: ['user', 'admin'], metadata: { plan: 'pro' } });
     await seedUsers(ctx, 5, { isActive: false, deleted: true });

@@ -299,9 +299,12 @@ COMMIT;
 -- params: $1 text, $2 null
 SELECT 1 FROM "users" u WHERE u.email_normalized = $1 AND u.deleted_at IS NULL AND ($2::uuid IS NULL OR u.id <> $2::uuid);
 
--- params: $1 text, $2 text, $3 text, $4 text
-INSERT INTO "users" AS u (email, email_normalized, full_name, hashed_password) VALUES ($1, $2, $3, $4) RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+-- params: $1 text, $2 text, $3 text, $4 text, $5 text, $6 unknown[0], $7 null, $8 null
+WITH w AS (INSERT INTO "users" AS u (email, email_normalized, full_name, hashed_password) VALUES ($1, $2, $3, $4) RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $5::text, w.id, $7::uuid, $8::text, w.version, $6::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.prepareNewUser(a new email, a password)
 
@@ -310,50 +313,68 @@ SELECT 1 FROM "users" u WHERE u.email_normalized = $1 AND u.deleted_at IS NULL A
 
 -- UsersRepository.insertNewUser(a prepared new user)
 
--- params: $1 text, $2 text, $3 null, $4 text
-INSERT INTO "users" AS u (email, email_normalized, full_name, hashed_password) VALUES ($1, $2, $3, $4) RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+-- params: $1 text, $2 text, $3 null, $4 text, $5 text, $6 unknown[0], $7 null, $8 null
+WITH w AS (INSERT INTO "users" AS u (email, email_normalized, full_name, hashed_password) VALUES ($1, $2, $3, $4) RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $5::text, w.id, $7::uuid, $8::text, w.version, $6::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.upsertUser(a new email)
 
--- params: $1 text, $2 text, $3 null, $4 text, $5 null, $6 null, $7 null
-INSERT INTO "users" AS u (email, email_normalized, full_name, hashed_password, is_active, roles, metadata)
+-- params: $1 text, $2 text, $3 null, $4 text, $5 null, $6 null, $7 null, $8 text, $9 unknown[0], $10 null, $11 null
+WITH w AS (INSERT INTO "users" AS u (email, email_normalized, full_name, hashed_password, is_active, roles, metadata)
   VALUES ($1, $2, $3, $4, COALESCE($5, true), COALESCE($6, '{user}'::text[]), COALESCE($7, '{}'::jsonb))
   ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO UPDATE SET email_normalized = EXCLUDED.email_normalized
   RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact, (xmax = 0) AS inserted;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact, (xmax = 0) AS inserted), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT CASE WHEN w.inserted THEN 'user.created' ELSE $8::text END, w.id, $10::uuid, $11::text, w.version, CASE WHEN w.inserted THEN '{}'::text[] ELSE $9::text[] END FROM w WHERE w.inserted
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.upsertUser(a user's email, { fullName, roles })
 
--- params: $1 text, $2 text, $3 text, $4 text, $5 null, $6 text[2], $7 null
-INSERT INTO "users" AS u (email, email_normalized, full_name, hashed_password, is_active, roles, metadata)
+-- params: $1 text, $2 text, $3 text, $4 text, $5 null, $6 text[2], $7 null, $8 text, $9 text[2], $10 null, $11 null
+WITH w AS (INSERT INTO "users" AS u (email, email_normalized, full_name, hashed_password, is_active, roles, metadata)
   VALUES ($1, $2, $3, $4, COALESCE($5, true), COALESCE($6, '{user}'::text[]), COALESCE($7, '{}'::jsonb))
   ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO UPDATE SET full_name = EXCLUDED.full_name, roles = EXCLUDED.roles, version = u.version + 1, updated_at = now()
   RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact, (xmax = 0) AS inserted;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact, (xmax = 0) AS inserted), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT CASE WHEN w.inserted THEN 'user.created' ELSE $8::text END, w.id, $10::uuid, $11::text, w.version, CASE WHEN w.inserted THEN '{}'::text[] ELSE $9::text[] END FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.upsertUserReportingCreation(a new email, { isActive: false, metadata, hashedPassword })
 
--- params: $1 text, $2 text, $3 null, $4 text, $5 bool, $6 null, $7 json
-INSERT INTO "users" AS u (email, email_normalized, full_name, hashed_password, is_active, roles, metadata)
+-- params: $1 text, $2 text, $3 null, $4 text, $5 bool, $6 null, $7 json, $8 text, $9 text[3], $10 null, $11 null
+WITH w AS (INSERT INTO "users" AS u (email, email_normalized, full_name, hashed_password, is_active, roles, metadata)
   VALUES ($1, $2, $3, $4, COALESCE($5, true), COALESCE($6, '{user}'::text[]), COALESCE($7, '{}'::jsonb))
   ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO UPDATE SET is_active = EXCLUDED.is_active, metadata = EXCLUDED.metadata, hashed_password = EXCLUDED.hashed_password, version = u.version + 1, updated_at = now()
   RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact, (xmax = 0) AS inserted;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact, (xmax = 0) AS inserted), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT CASE WHEN w.inserted THEN 'user.created' ELSE $8::text END, w.id, $10::uuid, $11::text, w.version, CASE WHEN w.inserted THEN '{}'::text[] ELSE $9::text[] END FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.partialUpdateUser(id, { fullName: 'Renamed' })
 
--- params: $1 uuid, $2 null, $3 text
-UPDATE "users" u SET full_name = $3, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 null, $3 text, $4 text, $5 text[1], $6 null, $7 null
+WITH w AS (UPDATE "users" u SET full_name = $3, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND u.deleted_at IS NULL AND ($2::int IS NULL OR u.version = $2::int) RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $4::text, w.id, $6::uuid, $7::text, w.version, $5::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.partialUpdateUser(id, { email, isActive, metadata }, { expectedVersion: current })
 
--- params: $1 uuid, $2 int, $3 text, $4 text, $5 bool, $6 json
-UPDATE "users" u SET email = $3, email_normalized = $4, is_active = $5, metadata = $6::jsonb, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 int, $3 text, $4 text, $5 bool, $6 json, $7 text, $8 text[3], $9 null, $10 null
+WITH w AS (UPDATE "users" u SET email = $3, email_normalized = $4, is_active = $5, metadata = $6::jsonb, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND u.deleted_at IS NULL AND ($2::int IS NULL OR u.version = $2::int) RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $7::text, w.id, $9::uuid, $10::text, w.version, $8::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.partialUpdateUser(id, {} (nothing to change))
 
@@ -364,34 +385,46 @@ SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.ro
 -- UsersRepository.partialUpdateUser(id, { fullName: 'Late' }, { expectedVersion: stale })
 -- rejects with VERSION_CONFLICT
 
--- params: $1 uuid, $2 int, $3 text
-UPDATE "users" u SET full_name = $3, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 int, $3 text, $4 text, $5 text[1], $6 null, $7 null
+WITH w AS (UPDATE "users" u SET full_name = $3, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND u.deleted_at IS NULL AND ($2::int IS NULL OR u.version = $2::int) RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $4::text, w.id, $6::uuid, $7::text, w.version, $5::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- params: $1 uuid
 SELECT 1 FROM "users" u WHERE u.id = $1 AND u.deleted_at IS NULL;
 
 -- UsersRepository.softDeleteUser(id of a live user)
 
--- params: $1 uuid
-UPDATE "users" u SET deleted_at = now(), is_deleted = true, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 text, $3 text[2], $4 null, $5 null
+WITH w AS (UPDATE "users" u SET deleted_at = now(), is_deleted = true, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $2::text, w.id, $4::uuid, $5::text, w.version, $3::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.restoreUser(id of a soft-deleted user)
 
--- params: $1 uuid
-UPDATE "users" u SET deleted_at = NULL, is_deleted = false, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 text, $3 text[2], $4 null, $5 null
+WITH w AS (UPDATE "users" u SET deleted_at = NULL, is_deleted = false, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND u.deleted_at IS NOT NULL AND u.anonymized_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $2::text, w.id, $4::uuid, $5::text, w.version, $3::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.restoreUser(id of a live user (nothing to restore))
 
--- params: $1 uuid
-UPDATE "users" u SET deleted_at = NULL, is_deleted = false, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 text, $3 text[2], $4 null, $5 null
+WITH w AS (UPDATE "users" u SET deleted_at = NULL, is_deleted = false, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND u.deleted_at IS NOT NULL AND u.anonymized_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $2::text, w.id, $4::uuid, $5::text, w.version, $3::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- params: $1 uuid
 SELECT anonymized_at IS NOT NULL AS anonymized FROM "users" WHERE id = $1;
@@ -402,17 +435,23 @@ SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.ro
 
 -- UsersRepository.deactivateUser(id of an active user)
 
--- params: $1 uuid
-UPDATE "users" u SET is_active = false, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 text, $3 text[1], $4 null, $5 null
+WITH w AS (UPDATE "users" u SET is_active = false, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND u.is_active AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $2::text, w.id, $4::uuid, $5::text, w.version, $3::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.deactivateUser(id of an inactive user (nothing to change))
 
--- params: $1 uuid
-UPDATE "users" u SET is_active = false, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 text, $3 text[1], $4 null, $5 null
+WITH w AS (UPDATE "users" u SET is_active = false, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND u.is_active AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $2::text, w.id, $4::uuid, $5::text, w.version, $3::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- params: $1 uuid
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
@@ -420,49 +459,70 @@ SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.ro
 
 -- UsersRepository.reactivateUser(id of an inactive user)
 
--- params: $1 uuid
-UPDATE "users" u SET is_active = true, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 text, $3 text[1], $4 null, $5 null
+WITH w AS (UPDATE "users" u SET is_active = true, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND NOT u.is_active AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $2::text, w.id, $4::uuid, $5::text, w.version, $3::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.updateLastLogin(id, 2026-05-01T12:00:00Z)
 
--- params: $1 uuid, $2 timestamptz
-UPDATE "users" u SET last_login_at = $2 WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+-- params: $1 uuid, $2 timestamptz, $3 text, $4 text[1], $5 null, $6 null
+WITH w AS (UPDATE "users" u SET last_login_at = $2 WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $3::text, w.id, $5::uuid, $6::text, w.version, $4::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.changeUserPassword(id, a new hash)
 
--- params: $1 uuid, $2 text
-UPDATE "users" u SET hashed_password = $2, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 text, $3 text, $4 text[1], $5 null, $6 null
+WITH w AS (UPDATE "users" u SET hashed_password = $2, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $3::text, w.id, $5::uuid, $6::text, w.version, $4::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.replaceUserPasswordHash(id, the current hash, a new hash)
 
--- params: $1 uuid, $2 text, $3 text
-UPDATE "users" u SET hashed_password = $3, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 text, $3 text, $4 text, $5 text[1], $6 null, $7 null
+WITH w AS (UPDATE "users" u SET hashed_password = $3, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND u.hashed_password = $2 AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact, u.token_epoch::text AS token_epoch;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact, u.token_epoch::text AS token_epoch), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $4::text, w.id, $6::uuid, $7::text, w.version, $5::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.endUserSessions(id of a live user)
 
--- params: $1 uuid
-UPDATE "users" u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id;
+-- params: $1 uuid, $2 text, $3 unknown[0], $4 null, $5 null
+WITH w AS (UPDATE "users" u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id, u.version), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $2::text, w.id, $4::uuid, $5::text, w.version, $3::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.assignRoleToUser(id, 'editor')
 
--- params: $1 uuid, $2 text
-UPDATE "users" u SET roles = array_append(u.roles, $2), version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 text, $3 text, $4 text[1], $5 null, $6 null
+WITH w AS (UPDATE "users" u SET roles = array_append(u.roles, $2), version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND NOT ($2 = ANY(u.roles)) AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $3::text, w.id, $5::uuid, $6::text, w.version, $4::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.revokeRoleFromUser(id of an editor, 'editor')
 
--- params: $1 uuid, $2 text
-UPDATE "users" u SET roles = array_remove(u.roles, $2), version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 text, $3 text, $4 text[1], $5 null, $6 null
+WITH w AS (UPDATE "users" u SET roles = array_remove(u.roles, $2), version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND $2 = ANY(u.roles) AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $3::text, w.id, $5::uuid, $6::text, w.version, $4::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.bulkCreateUsers(three new users with hashed passwords)
 
@@ -476,11 +536,15 @@ CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_norm
 
 COPY users_insert_staging FROM STDIN;
 
-INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
+-- params: $1 text, $2 unknown[0], $3 null, $4 null
+WITH w AS (INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
   SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
   COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
   FROM users_insert_staging r ORDER BY r.ord
-  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version;
+  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version, (u.xmax = 0) AS inserted), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT CASE WHEN w.inserted THEN 'user.created' ELSE $1::text END, w.id, $3::uuid, $4::text, w.version, CASE WHEN w.inserted THEN '{}'::text[] ELSE $2::text[] END FROM w WHERE w.inserted
+  ) SELECT w.* FROM w;
 
 DROP TABLE users_insert_staging;
 
@@ -488,15 +552,21 @@ COMMIT;
 
 -- UsersRepository.bulkUpdateUsers(three ids, { isActive: false, metadata: { plan: 'team' } })
 
--- params: $1 uuid[3], $2 bool, $3 json
-UPDATE "users" u SET is_active = $2, metadata = $3::jsonb, version = u.version + 1, updated_at = now()
+-- params: $1 uuid[3], $2 bool, $3 json, $4 text, $5 text[2], $6 null, $7 null
+WITH w AS (UPDATE "users" u SET is_active = $2, metadata = $3::jsonb, version = u.version + 1, updated_at = now()
   WHERE u.id = ANY($1::uuid[]) AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $4::text, w.id, $6::uuid, $7::text, w.version, $5::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.bulkDeleteUsers(two ids)
 
--- params: $1 uuid[2]
-DELETE FROM "users" WHERE id = ANY($1::uuid[]) RETURNING id;
+-- params: $1 uuid[2], $2 text, $3 unknown[0], $4 null, $5 null
+WITH w AS (DELETE FROM "users" WHERE id = ANY($1::uuid[]) RETURNING id, version), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $2::text, w.id, $4::uuid, $5::text, w.version, $3::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- UsersRepository.exportUsersToCsv()
 
@@ -551,11 +621,15 @@ CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_norm
 
 COPY users_insert_staging FROM STDIN;
 
-INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
+-- params: $1 text, $2 unknown[0], $3 null, $4 null
+WITH w AS (INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
   SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
   COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
   FROM users_insert_staging r ORDER BY r.ord
-  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version;
+  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version, (u.xmax = 0) AS inserted), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT CASE WHEN w.inserted THEN 'user.created' ELSE $1::text END, w.id, $3::uuid, $4::text, w.version, CASE WHEN w.inserted THEN '{}'::text[] ELSE $2::text[] END FROM w WHERE w.inserted
+  ) SELECT w.* FROM w;
 
 DROP TABLE users_insert_staging;
 
@@ -576,12 +650,16 @@ CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_norm
 
 COPY users_insert_staging FROM STDIN;
 
-INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
+-- params: $1 text, $2 unknown[0], $3 null, $4 null
+WITH w AS (INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
   SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
   COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
   FROM users_insert_staging r ORDER BY r.ord
   ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO NOTHING
-  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version;
+  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version, (u.xmax = 0) AS inserted), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT CASE WHEN w.inserted THEN 'user.created' ELSE $1::text END, w.id, $3::uuid, $4::text, w.version, CASE WHEN w.inserted THEN '{}'::text[] ELSE $2::text[] END FROM w WHERE w.inserted
+  ) SELECT w.* FROM w;
 
 DROP TABLE users_insert_staging;
 
@@ -602,7 +680,8 @@ CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_norm
 
 COPY users_insert_staging FROM STDIN;
 
-INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
+-- params: $1 text, $2 text[4], $3 null, $4 null
+WITH w AS (INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
   SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
   COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
   FROM users_insert_staging r ORDER BY r.ord
@@ -610,7 +689,10 @@ INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_passwor
   is_active = EXCLUDED.is_active, roles = EXCLUDED.roles, metadata = EXCLUDED.metadata,
   hashed_password = CASE WHEN EXCLUDED.hashed_password = '!' THEN u.hashed_password ELSE EXCLUDED.hashed_password END,
   version = u.version + 1, updated_at = now()
-  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version;
+  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version, (u.xmax = 0) AS inserted), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT CASE WHEN w.inserted THEN 'user.created' ELSE $1::text END, w.id, $3::uuid, $4::text, w.version, CASE WHEN w.inserted THEN '{}'::text[] ELSE CASE WHEN s.hashed_password <> '!' THEN $2::text[] || 'password'::text ELSE $2::text[] END END FROM w JOIN users_insert_staging s ON s.email_normalized = w.email_normalized
+  ) SELECT w.* FROM w;
 
 DROP TABLE users_insert_staging;
 
@@ -635,11 +717,15 @@ CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_norm
 
 COPY users_insert_staging FROM STDIN;
 
-INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
+-- params: $1 text, $2 unknown[0], $3 null, $4 null
+WITH w AS (INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
   SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
   COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
   FROM users_insert_staging r ORDER BY r.ord
-  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version;
+  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version, (u.xmax = 0) AS inserted), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT CASE WHEN w.inserted THEN 'user.created' ELSE $1::text END, w.id, $3::uuid, $4::text, w.version, CASE WHEN w.inserted THEN '{}'::text[] ELSE $2::text[] END FROM w WHERE w.inserted
+  ) SELECT w.* FROM w;
 
 DROP TABLE users_insert_staging;
 
@@ -656,13 +742,17 @@ SELECT email, email_normalized, full_name, anonymized_at IS NOT NULL AS anonymiz
 UPDATE "users" u SET email = $2, email_normalized = $2, full_name = NULL, metadata = '{}', hashed_password = $3,
   last_login_at = NULL, is_active = false, deleted_at = COALESCE(u.deleted_at, now()), is_deleted = true,
   anonymized_at = now(), version = u.version + 1, updated_at = now()
-  WHERE u.id = $1;
+  WHERE u.id = $1 RETURNING u.version;
 
 -- params: $1 uuid, $2 text[2], $3 text[1]
 UPDATE "audit_log" a SET details = CASE WHEN s.mentions THEN '{"redacted": true}'::jsonb ELSE a.details - $2::text[] END
   FROM (SELECT id, EXISTS (SELECT 1 FROM unnest($3::text[]) AS n WHERE strpos(lower((details - $2::text[])::text), n) > 0) AS mentions
   FROM "audit_log" WHERE user_id = $1) s
   WHERE a.id = s.id AND (s.mentions OR a.details ?| $2::text[]);
+
+-- params: $1 text, $2 text[8], $3 null, $4 null, $5 uuid[1], $6 int[1]
+INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $1::text, w.id, $3::uuid, $4::text, w.version, $2::text[] FROM unnest($5::uuid[], $6::int[]) AS w(id, version);
 
 -- params: $1 uuid, $2 null, $3 text, $4 json, $5 null
 INSERT INTO "audit_log" (user_id, actor_id, action, details, request_id) VALUES ($1, $2, $3, $4::jsonb, $5);
@@ -696,10 +786,13 @@ SELECT count(*)::int AS total FROM "audit_log" WHERE user_id = $1;
 
 START TRANSACTION;
 
--- params: $1 uuid, $2 null, $3 text
-UPDATE "users" u SET full_name = $3, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 null, $3 text, $4 text, $5 text[1], $6 null, $7 null
+WITH w AS (UPDATE "users" u SET full_name = $3, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND u.deleted_at IS NULL AND ($2::int IS NULL OR u.version = $2::int) RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $4::text, w.id, $6::uuid, $7::text, w.version, $5::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- params: $1 uuid, $2 null, $3 text, $4 json, $5 null
 INSERT INTO "audit_log" (user_id, actor_id, action, details, request_id) VALUES ($1, $2, $3, $4::jsonb, $5);
@@ -711,10 +804,13 @@ COMMIT;
 
 START TRANSACTION;
 
--- params: $1 uuid
-UPDATE "users" u SET is_active = false, version = u.version + 1, updated_at = now()
+-- params: $1 uuid, $2 text, $3 text[1], $4 null, $5 null
+WITH w AS (UPDATE "users" u SET is_active = false, version = u.version + 1, updated_at = now()
   WHERE u.id = $1 AND u.is_active AND u.deleted_at IS NULL RETURNING u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
-  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact;
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $2::text, w.id, $4::uuid, $5::text, w.version, $3::text[] FROM w
+  ) SELECT w.* FROM w;
 
 -- params: $1 uuid
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
@@ -726,8 +822,11 @@ ROLLBACK;
 
 START TRANSACTION;
 
--- params: $1 uuid
-UPDATE "users" u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id;
+-- params: $1 uuid, $2 text, $3 unknown[0], $4 null, $5 null
+WITH w AS (UPDATE "users" u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id, u.version), e AS (
+  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $2::text, w.id, $4::uuid, $5::text, w.version, $3::text[] FROM w
+  ) SELECT w.* FROM w;
 
 COMMIT;
 

@@ -3,6 +3,12 @@
 export const MODULE_INDEXES = [
   'IDX_audit_log_user_id_created_at',
   'IDX_files_user_id_created_at',
+  'IDX_outbox_deliveries_due',
+  'IDX_outbox_deliveries_order',
+  'IDX_outbox_deliveries_status',
+  'IDX_outbox_occurred_at',
+  'IDX_outbox_unrouted',
+  'IDX_outbox_user_id_seq',
   'IDX_users_created_at_id',
   'IDX_users_last_login_at',
   'IDX_users_live_active_created_at_id',
@@ -13,6 +19,12 @@ export const MODULE_INDEXES = [
   'IDX_users_search_trgm',
   'PK_audit_log',
   'PK_files',
+  'PK_outbox',
+  'PK_outbox_deliveries',
   'PK_users',
+  'UQ_outbox_id',
   'UQ_users_email_normalized_live',
 ];
+
+// The module's tables, under the default naming.
+export const MODULE_TABLES = ['users', 'files', 'audit_log', 'outbox', 'outbox_deliveries'];

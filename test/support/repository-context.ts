@@ -5,6 +5,7 @@ import type { AppConfig } from '../../src/config/app-config';
 import { AppConfigModule } from '../../src/config/app-config.module';
 import { appDataSource, appUsersModule } from '../../src/app.module';
 import type { TableNaming } from '../../src/database/table-names';
+import type { UsersModuleSettings } from '../../src/users/users.options';
 import { UsersRepository } from '../../src/users/users.repository';
 import { createTestDatabase, type TestDatabase } from './test-database';
 import { testConfig } from './test-config';
@@ -24,6 +25,13 @@ export interface RepositoryContextOptions {
   naming?: TableNaming;
   // A database the caller prepared (and the context drops on close), instead of a fresh clone.
   database?: TestDatabase;
+  // Module settings over the ones the configuration gives.
+  settings?: Partial<UsersModuleSettings>;
+  // Leave the database in place on close (another context uses it).
+  keepDatabase?: boolean;
+  // Runs after the providers exist and before the module's init hooks (where a sibling module
+  // would subscribe to events).
+  beforeInit?: (module: TestingModule) => void;
 }
 
 // A UsersModule on its own fresh database, wired as a sibling module would use it.
@@ -31,8 +39,9 @@ export async function createRepositoryContext(overrides: Partial<AppConfig> = {}
   const database = options.database ?? (await createTestDatabase());
   const config = testConfig(database.url, overrides);
   const module = await Test.createTestingModule({
-    imports: [AppConfigModule.forRoot(config), appDataSource(), appUsersModule({ routes: false }, options.naming)],
+    imports: [AppConfigModule.forRoot(config), appDataSource(), appUsersModule({ routes: false }, { ...options.naming, ...options.settings })],
   }).compile();
+  options.beforeInit?.(module);
   await module.init();
   const dataSource = module.get<DataSource>(getDataSourceToken());
   return {
@@ -44,7 +53,7 @@ export async function createRepositoryContext(overrides: Partial<AppConfig> = {}
     sql: (text, params) => dataSource.query(text, params),
     close: async () => {
       await module.close();
-      await database.drop();
+      if (!options.keepDatabase) await database.drop();
     },
   };
 }

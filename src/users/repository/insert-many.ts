@@ -6,6 +6,7 @@ import type { User } from '../user.model';
 import { UNUSABLE_PASSWORD } from '../user-rules';
 import { translateWriteError } from './sql-errors';
 import type { PreparedUser } from './prepared-users';
+import { Outbox } from '../events/outbox';
 
 export type ConflictPolicy = 'error' | 'skip' | 'update';
 
@@ -35,6 +36,9 @@ interface WrittenRow {
   version: number;
 }
 
+// What the 'update' policy writes over an existing user, as its event names them.
+const UPDATED_FIELDS = ['fullName', 'isActive', 'roles', 'metadata'];
+
 const CONFLICT_CLAUSES: Record<ConflictPolicy, string> = {
   error: '',
   skip: 'ON CONFLICT (email_normalized) WHERE deleted_at IS NULL DO NOTHING',
@@ -51,6 +55,7 @@ const CONFLICT_CLAUSES: Record<ConflictPolicy, string> = {
 export class InsertMany {
   constructor(
     private readonly db: Db,
+    private readonly outbox: Outbox,
     private readonly t: TableNames,
   ) {}
 
@@ -68,15 +73,28 @@ export class InsertMany {
       await this.db.query(`CREATE TEMP TABLE ${STAGING} (${STAGING_COLUMNS}) ON COMMIT DROP`);
       await this.db.copyIn(`COPY ${STAGING} FROM STDIN`, copyLines(rows));
       let written: WrittenRow[];
-      try {
-        written = await this.db.query<WrittenRow>(
-          `INSERT INTO ${this.t.users} AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
+      // Each written row gets its event in the same statement: user.created, or for a row that
+      // updated an existing user, user.updated with the fields the policy writes (and the
+      // password when the row carried one).
+      const statement = this.outbox.statement(
+        `INSERT INTO ${this.t.users} AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
            SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
                   COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
            FROM ${STAGING} r ORDER BY r.ord
            ${CONFLICT_CLAUSES[onConflict]}
-           RETURNING ${WRITTEN_COLUMNS}`,
-        );
+           RETURNING ${WRITTEN_COLUMNS}, (u.xmax = 0) AS inserted`,
+        [],
+        onConflict === 'update'
+          ? {
+              type: 'user.updated',
+              fields: UPDATED_FIELDS,
+              inserted: 'created-or-type',
+              extraField: { name: 'password', when: `s.hashed_password <> '${UNUSABLE_PASSWORD}'`, join: `JOIN ${STAGING} s ON s.email_normalized = w.email_normalized` },
+            }
+          : { type: 'user.created', inserted: 'created-only' },
+      );
+      try {
+        written = await this.db.query<WrittenRow>(statement.sql, statement.params);
       } catch (error) {
         throw translateWriteError(error, this.t);
       }

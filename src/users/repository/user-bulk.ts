@@ -35,10 +35,10 @@ export class UserBulk {
   async bulkUpdateUsers(ids: string[], updateData: UserPatch): Promise<User[]> {
     this.assertIds(ids);
     // Many users cannot share one email, so email is not bulk-writable.
-    const { assignments, params } = patchAssignments(updateData, 2, PATCHABLE_FIELDS.filter((f) => f !== 'email'));
+    const { assignments, params, fields } = patchAssignments(updateData, 2, PATCHABLE_FIELDS.filter((f) => f !== 'email'));
     const wanted = [...new Set(ids.filter(isUuid))];
     if (wanted.length === 0 || assignments.length === 0) return [];
-    const rows = await this.store.update(assignments.join(', '), 'u.id = ANY($1::uuid[]) AND u.deleted_at IS NULL', [wanted, ...params]);
+    const rows = await this.store.update(assignments.join(', '), 'u.id = ANY($1::uuid[]) AND u.deleted_at IS NULL', [wanted, ...params], { type: 'user.updated', fields });
     return rows.map(toUser);
   }
 
@@ -47,7 +47,7 @@ export class UserBulk {
     this.assertIds(ids);
     const wanted = [...new Set(ids.filter(isUuid))];
     if (wanted.length === 0) return 0;
-    const rows = await this.store.write(`DELETE FROM ${this.t.users} WHERE id = ANY($1::uuid[]) RETURNING id`, [wanted]);
+    const rows = await this.store.write(`DELETE FROM ${this.t.users} WHERE id = ANY($1::uuid[]) RETURNING id, version`, [wanted], { type: 'user.hard_deleted' });
     return rows.length;
   }
 

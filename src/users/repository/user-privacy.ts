@@ -15,6 +15,9 @@ export function anonymizedEmail(id: string): string {
   return `anonymized+${id}@anonymized.invalid`;
 }
 
+// What an erasure writes, as its event names it (the event never carries the old values).
+const ERASED_FIELDS = ['email', 'fullName', 'metadata', 'password', 'lastLoginAt', 'isActive', 'deletedAt', 'isDeleted'];
+
 interface PersonalData {
   email: string;
   email_normalized: string;
@@ -42,22 +45,24 @@ export class UserPrivacy {
       );
       if (!before) throw new UserNotFoundError(id);
       if (before.anonymized) return;
-      await this.eraseUser(id);
+      const version = await this.eraseUser(id);
       await this.scrubAuditHistory(id, before);
       await this.store.invalidate([id]);
+      await this.store.recordEvents([{ id, version }], { type: 'user.anonymized', fields: ERASED_FIELDS });
       await this.audit.auditLogUserChange(id, 'user.anonymized', { outcome: 'success' });
     });
   }
 
-  private async eraseUser(id: string): Promise<void> {
+  private async eraseUser(id: string): Promise<number> {
     const placeholder = anonymizedEmail(id);
-    await this.db.query(
+    const [{ version }] = await this.db.query<{ version: number }>(
       `UPDATE ${this.t.users} u SET email = $2, email_normalized = $2, full_name = NULL, metadata = '{}', hashed_password = $3,
          last_login_at = NULL, is_active = false, deleted_at = COALESCE(u.deleted_at, now()), is_deleted = true,
          anonymized_at = now(), ${BUMP_VERSION}
-       WHERE u.id = $1`,
+       WHERE u.id = $1 RETURNING u.version`,
       [id, placeholder, UNUSABLE_PASSWORD],
     );
+    return version;
   }
 
   // Audit details are allow-listed, so they should hold no personal data; this makes sure. Free

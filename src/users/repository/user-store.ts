@@ -9,6 +9,7 @@ import { liveFilter } from './live-filter';
 import type { PreparedUser } from './prepared-users';
 import { InsertMany, type ConflictPolicy } from './insert-many';
 import { translateWriteError } from './sql-errors';
+import { Outbox, type EventSpec } from '../events/outbox';
 
 export type { ConflictPolicy } from './insert-many';
 
@@ -23,19 +24,24 @@ export class UserStore {
     private readonly db: Db,
     private readonly cache: UserCache,
     private readonly inserts: InsertMany,
+    private readonly outbox: Outbox,
     private readonly t: TableNames,
   ) {}
 
   // Runs a write that returns user rows (at least their id) and schedules the cache invalidation
   // of each for after commit. A unique violation on the live email becomes UserAlreadyExistsError.
-  async write<T extends Pick<UserRow, 'id'> = UserRow>(sql: string, params: unknown[]): Promise<T[]> {
+  // With `event`, the same statement writes one lifecycle event per returned row into the outbox
+  // (the rows must then carry their version too).
+  async write<T extends Pick<UserRow, 'id'> = UserRow>(sql: string, params: unknown[], event?: EventSpec): Promise<T[]> {
+    const statement = event ? this.outbox.statement(sql, params, event) : { sql, params };
     let rows: T[];
     try {
-      rows = await this.db.query<T>(sql, params);
+      rows = await this.db.query<T>(statement.sql, statement.params);
     } catch (error) {
       throw translateWriteError(error, this.t);
     }
     await this.invalidate(rows.map((r) => r.id));
+    if (event && rows.length) await this.outbox.written();
     return rows;
   }
 
@@ -47,9 +53,15 @@ export class UserStore {
   // `UPDATE users u SET <set>, <version bump> WHERE <where>`: the one statement every change to
   // what a client or a token relies on goes through. `where` and `set` use `u` and $n from
   // `params`; returns the changed users (`returning` adds columns to USER_COLUMNS).
-  async update<T extends UserRow = UserRow>(set: string, where: string, params: unknown[], returning = ''): Promise<T[]> {
+  // Each changed user gets `event`.
+  async update<T extends UserRow = UserRow>(set: string, where: string, params: unknown[], event: EventSpec, returning = ''): Promise<T[]> {
     return this.write<T>(`UPDATE ${this.t.users} u SET ${set}, ${BUMP_VERSION}
-       WHERE ${where} RETURNING ${USER_COLUMNS}${returning}`, params);
+       WHERE ${where} RETURNING ${USER_COLUMNS}${returning}`, params, event);
+  }
+
+  // The events of users already changed in the ambient transaction by statements of their own.
+  recordEvents(users: readonly { id: string; version: number }[], event: Pick<EventSpec, 'type' | 'fields'>): Promise<void> {
+    return this.outbox.record(users, event);
   }
 
   // The user with `id` that satisfies `condition` (on `u`, no parameters), read without the
@@ -88,6 +100,9 @@ export class UserStore {
   // 'update' overwrites its profile fields (and its password only when the row carries one).
   // Returns the rows inserted or updated; their cache entries go after commit.
   async insertMany(rows: PreparedUser[], onConflict: ConflictPolicy): Promise<User[]> {
-    return this.inserts.insert(rows, onConflict, (written) => this.invalidate(written.map((u) => u.id)));
+    return this.inserts.insert(rows, onConflict, async (written) => {
+      await this.invalidate(written.map((u) => u.id));
+      if (written.length) await this.outbox.written();
+    });
   }
 }

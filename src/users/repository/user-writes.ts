@@ -9,6 +9,9 @@ import type { User, UserAuthState, UserDefaults, UserPatch } from '../user.model
 import { ConcurrentUpdateError, UserAlreadyExistsError, UserNotFoundError, UserValidationError } from '../users.errors';
 import { isUuid } from '../../common/paging';
 import { UserStore } from './user-store';
+import type { EventSpec } from '../events/outbox';
+
+const PASSWORD_CHANGED: EventSpec = { type: 'user.password_changed', fields: ['password'] };
 import { fullNameIssue, metadataIssue, patchAssignments, roleIssue, UNUSABLE_PASSWORD } from '../user-rules';
 
 // A validated new user with its password hashed (from prepareNewUser), ready to insert.
@@ -49,6 +52,7 @@ export class UserWrites {
     const rows = await this.store.write(
       `INSERT INTO ${this.t.users} AS u (email, email_normalized, full_name, hashed_password) VALUES ($1, $2, $3, $4) RETURNING ${USER_COLUMNS}`,
       [user.email, user.emailNormalized, user.fullName, user.hashedPassword],
+      { type: 'user.created' },
     );
     return toUser(rows[0]);
   }
@@ -70,11 +74,16 @@ export class UserWrites {
     if (issues.length) throw new UserValidationError(issues);
 
     const updates: string[] = [];
-    if (defaults.fullName !== undefined) updates.push('full_name = EXCLUDED.full_name');
-    if (defaults.isActive !== undefined) updates.push('is_active = EXCLUDED.is_active');
-    if (defaults.roles !== undefined) updates.push('roles = EXCLUDED.roles');
-    if (defaults.metadata !== undefined) updates.push('metadata = EXCLUDED.metadata');
-    if (defaults.hashedPassword !== undefined) updates.push('hashed_password = EXCLUDED.hashed_password');
+    const fields: string[] = [];
+    const assign = (field: string, column: string) => {
+      fields.push(field);
+      updates.push(`${column} = EXCLUDED.${column}`);
+    };
+    if (defaults.fullName !== undefined) assign('fullName', 'full_name');
+    if (defaults.isActive !== undefined) assign('isActive', 'is_active');
+    if (defaults.roles !== undefined) assign('roles', 'roles');
+    if (defaults.metadata !== undefined) assign('metadata', 'metadata');
+    if (defaults.hashedPassword !== undefined) assign('password', 'hashed_password');
     const set = updates.length
       ? `${updates.join(', ')}, ${BUMP_VERSION}`
       : 'email_normalized = EXCLUDED.email_normalized';
@@ -92,6 +101,8 @@ export class UserWrites {
         defaults.roles ? [...new Set(defaults.roles)] : null,
         defaults.metadata ? JSON.stringify(defaults.metadata) : null,
       ],
+      // An existing user given no defaults is left as it was: no event.
+      { type: 'user.updated', fields, inserted: updates.length ? 'created-or-type' : 'created-only' },
     );
     return { user: toUser(rows[0]), created: rows[0].inserted };
   }
@@ -99,7 +110,7 @@ export class UserWrites {
   // Only the allow-listed fields (email, fullName, isActive, metadata) may change; anything else
   // is a validation error. With expectedVersion, a concurrent change fails with VERSION_CONFLICT.
   async partialUpdateUser(id: string, updateData: UserPatch, options: { expectedVersion?: number } = {}): Promise<User> {
-    const { assignments, params } = patchAssignments(updateData, 3);
+    const { assignments, params, fields } = patchAssignments(updateData, 3);
     if (options.expectedVersion !== undefined && !Number.isSafeInteger(options.expectedVersion)) {
       throw UserValidationError.field('expectedVersion', 'must be an integer');
     }
@@ -114,6 +125,7 @@ export class UserWrites {
       assignments.join(', '),
       'u.id = $1 AND u.deleted_at IS NULL AND ($2::int IS NULL OR u.version = $2::int)',
       [id, options.expectedVersion ?? null, ...params],
+      { type: 'user.updated', fields },
     );
     if (rows.length) return toUser(rows[0]);
     if (options.expectedVersion !== undefined && (await this.store.liveUserExists(id))) throw new ConcurrentUpdateError(id, options.expectedVersion);
@@ -121,14 +133,17 @@ export class UserWrites {
   }
 
   softDeleteUser(id: string): Promise<User> {
-    return this.update(id, 'deleted_at = now(), is_deleted = true', 'u.deleted_at IS NULL');
+    return this.update(id, 'deleted_at = now(), is_deleted = true', { type: 'user.deleted', fields: ['deletedAt', 'isDeleted'] }, 'u.deleted_at IS NULL');
   }
 
   // Brings a soft-deleted user back, unless a live user took the email meanwhile (already
   // exists) or the user was anonymized (irreversible). Restoring a live user changes nothing.
   async restoreUser(id: string): Promise<User> {
     if (!isUuid(id)) throw new UserNotFoundError(id);
-    const rows = await this.store.update('deleted_at = NULL, is_deleted = false', 'u.id = $1 AND u.deleted_at IS NOT NULL AND u.anonymized_at IS NULL', [id]);
+    const rows = await this.store.update('deleted_at = NULL, is_deleted = false', 'u.id = $1 AND u.deleted_at IS NOT NULL AND u.anonymized_at IS NULL', [id], {
+      type: 'user.restored',
+      fields: ['deletedAt', 'isDeleted'],
+    });
     if (rows.length) return toUser(rows[0]);
     const [state] = await this.db.query<{ anonymized: boolean }>(`SELECT anonymized_at IS NOT NULL AS anonymized FROM ${this.t.users} WHERE id = $1`, [id]);
     if (!state) throw new UserNotFoundError(id);
@@ -139,11 +154,11 @@ export class UserWrites {
   }
 
   deactivateUser(id: string): Promise<User> {
-    return this.update(id, 'is_active = false', 'u.is_active', 'u.deleted_at IS NULL');
+    return this.update(id, 'is_active = false', { type: 'user.deactivated', fields: ['isActive'] }, 'u.is_active', 'u.deleted_at IS NULL');
   }
 
   reactivateUser(id: string): Promise<User> {
-    return this.update(id, 'is_active = true', 'NOT u.is_active', 'u.deleted_at IS NULL');
+    return this.update(id, 'is_active = true', { type: 'user.reactivated', fields: ['isActive'] }, 'NOT u.is_active', 'u.deleted_at IS NULL');
   }
 
   // Not a version bump: logging in must not invalidate the caller's other sessions.
@@ -153,6 +168,7 @@ export class UserWrites {
     const rows = await this.store.write(
       `UPDATE ${this.t.users} u SET last_login_at = $2 WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING ${USER_COLUMNS}`,
       [id, loginTime],
+      { type: 'user.logged_in', fields: ['lastLoginAt'] },
     );
     if (!rows.length) throw new UserNotFoundError(id);
     return toUser(rows[0]);
@@ -161,7 +177,7 @@ export class UserWrites {
   // Takes a hash, never a plaintext: a PHC argon2id string (or a bcrypt hash from a migration).
   async changeUserPassword(id: string, newHashedPassword: string): Promise<void> {
     if (!isPasswordHash(newHashedPassword)) throw UserValidationError.field('hashedPassword', 'must be an argon2id (PHC) or bcrypt hash');
-    await this.update(id, 'hashed_password = $2', 'u.deleted_at IS NULL', undefined, [newHashedPassword]);
+    await this.update(id, 'hashed_password = $2', PASSWORD_CHANGED, 'u.deleted_at IS NULL', undefined, [newHashedPassword]);
   }
 
   // For the auth module. Compare-and-set on the hash the caller verified: a password set since then wins, and this
@@ -174,6 +190,7 @@ export class UserWrites {
       'hashed_password = $3',
       'u.id = $1 AND u.hashed_password = $2 AND u.deleted_at IS NULL',
       [id, expectedHash, newHashedPassword],
+      PASSWORD_CHANGED,
       ', u.token_epoch::text AS token_epoch',
     );
     return rows.length ? toUserAuthState(rows[0]) : null;
@@ -183,26 +200,28 @@ export class UserWrites {
   // bump, since nothing a client sees about the user changed. False when there is no live user.
   async endUserSessions(id: string): Promise<boolean> {
     if (!isUuid(id)) return false;
-    const rows = await this.store.write(`UPDATE ${this.t.users} u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id`, [id]);
+    const rows = await this.store.write(`UPDATE ${this.t.users} u SET token_epoch = gen_random_uuid() WHERE u.id = $1 AND u.deleted_at IS NULL RETURNING u.id, u.version`, [id], {
+      type: 'user.sessions_ended',
+    });
     return rows.length > 0;
   }
 
   // async so that an invalid role rejects the returned promise instead of throwing at the call.
   async assignRoleToUser(id: string, role: string): Promise<User> {
     this.assertRole(role);
-    return this.update(id, 'roles = array_append(u.roles, $2)', 'NOT ($2 = ANY(u.roles))', 'u.deleted_at IS NULL', [role]);
+    return this.update(id, 'roles = array_append(u.roles, $2)', { type: 'user.role_assigned', fields: ['roles'] }, 'NOT ($2 = ANY(u.roles))', 'u.deleted_at IS NULL', [role]);
   }
 
   async revokeRoleFromUser(id: string, role: string): Promise<User> {
     this.assertRole(role);
-    return this.update(id, 'roles = array_remove(u.roles, $2)', '$2 = ANY(u.roles)', 'u.deleted_at IS NULL', [role]);
+    return this.update(id, 'roles = array_remove(u.roles, $2)', { type: 'user.role_revoked', fields: ['roles'] }, '$2 = ANY(u.roles)', 'u.deleted_at IS NULL', [role]);
   }
 
-  // `when` limits the change to rows that need it (so a no-op changes no version); `exists`
-  // is what the user must satisfy to be found at all.
-  private async update(id: string, set: string, when: string, exists = when, extra: unknown[] = []): Promise<User> {
+  // `when` limits the change to rows that need it (so a no-op changes no version and has no
+  // event); `exists` is what the user must satisfy to be found at all.
+  private async update(id: string, set: string, event: EventSpec, when: string, exists = when, extra: unknown[] = []): Promise<User> {
     if (!isUuid(id)) throw new UserNotFoundError(id);
-    const rows = await this.store.update(set, `u.id = $1 AND ${when === exists ? when : `${when} AND ${exists}`}`, [id, ...extra]);
+    const rows = await this.store.update(set, `u.id = $1 AND ${when === exists ? when : `${when} AND ${exists}`}`, [id, ...extra], event);
     if (rows.length) return toUser(rows[0]);
     const user = when === exists ? null : await this.store.findUser(id, exists);
     if (!user) throw new UserNotFoundError(id);

@@ -1,0 +1,66 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import type { TableNames } from '../../database/table-names';
+
+// The transactional outbox. Every write inserts its events into `outbox` in its own transaction
+// (usually in the same statement), so an event exists if and only if its change committed. The
+// relay then gives each event one row in `outbox_deliveries` per destination (an in-process
+// subscriber, a webhook, a broker) and works through those: at least once, retried with backoff,
+// dead-lettered after the last attempt, and per user and destination in commit order.
+export class Outbox1765400000000 implements MigrationInterface {
+  readonly name: string;
+
+  constructor(private readonly t: TableNames) {
+    this.name = t.migrationName('Outbox1765400000000');
+  }
+
+  async up(db: QueryRunner): Promise<void> {
+    const t = this.t;
+    // `seq` orders events; for one user it follows commit order, since every write takes the
+    // user's row lock before it draws its sequence number. `id` is the idempotency key consumers see.
+    await db.query(`
+      CREATE TABLE ${t.outbox} (
+        "seq" bigint GENERATED ALWAYS AS IDENTITY,
+        "id" uuid NOT NULL DEFAULT gen_random_uuid(),
+        "type" text NOT NULL,
+        "user_id" uuid NOT NULL,
+        "occurred_at" timestamptz NOT NULL DEFAULT now(),
+        "actor_id" uuid,
+        "request_id" text,
+        "version" integer NOT NULL,
+        "changed_fields" text[] NOT NULL DEFAULT '{}',
+        "fanned_out_at" timestamptz,
+        CONSTRAINT ${t.object('PK_outbox')} PRIMARY KEY ("seq"),
+        CONSTRAINT ${t.object('UQ_outbox_id')} UNIQUE ("id")
+      )`);
+    // The relay's queue of events without deliveries yet: small, since the relay empties it.
+    await db.query(`CREATE INDEX ${t.object('IDX_outbox_unrouted')} ON ${t.outbox} ("seq") WHERE "fanned_out_at" IS NULL`);
+    // A user's events (inspection, erasure checks) and the retention sweep.
+    await db.query(`CREATE INDEX ${t.object('IDX_outbox_user_id_seq')} ON ${t.outbox} ("user_id", "seq")`);
+    await db.query(`CREATE INDEX ${t.object('IDX_outbox_occurred_at')} ON ${t.outbox} ("occurred_at")`);
+    await db.query(`
+      CREATE TABLE ${t.outboxDeliveries} (
+        "event_seq" bigint NOT NULL,
+        "destination" text NOT NULL,
+        "user_id" uuid NOT NULL,
+        "status" text NOT NULL DEFAULT 'pending',
+        "attempts" integer NOT NULL DEFAULT 0,
+        "next_attempt_at" timestamptz NOT NULL DEFAULT now(),
+        "leased_until" timestamptz,
+        "last_error" text,
+        "delivered_at" timestamptz,
+        CONSTRAINT ${t.object('PK_outbox_deliveries')} PRIMARY KEY ("event_seq", "destination"),
+        CONSTRAINT ${t.object('FK_outbox_deliveries_event')} FOREIGN KEY ("event_seq") REFERENCES ${t.outbox} ("seq") ON DELETE CASCADE,
+        CONSTRAINT ${t.object('CHK_outbox_deliveries_status')} CHECK ("status" IN ('pending', 'delivered', 'dead'))
+      )`);
+    // What is due, oldest first; and whether an earlier delivery to the same destination about the
+    // same user is still pending (it must go first).
+    await db.query(`CREATE INDEX ${t.object('IDX_outbox_deliveries_due')} ON ${t.outboxDeliveries} ("next_attempt_at") WHERE "status" = 'pending'`);
+    await db.query(`CREATE INDEX ${t.object('IDX_outbox_deliveries_order')} ON ${t.outboxDeliveries} ("destination", "user_id", "event_seq") WHERE "status" = 'pending'`);
+    await db.query(`CREATE INDEX ${t.object('IDX_outbox_deliveries_status')} ON ${t.outboxDeliveries} ("status", "destination") WHERE "status" <> 'delivered'`);
+  }
+
+  async down(db: QueryRunner): Promise<void> {
+    await db.query(`DROP TABLE ${this.t.outboxDeliveries}`);
+    await db.query(`DROP TABLE ${this.t.outbox}`);
+  }
+}
