@@ -15,6 +15,7 @@ import { startBenchApp } from './bench-app';
 import { bulkCreateRows, importDictsRows } from './bulk';
 import type { BenchContext, BenchOptions, ReferenceRoutes } from './context';
 import { openFreshDatabase, type BenchDatabase } from './database';
+import { eventWriteRows, relayRows } from './events';
 import { csvExportRows, jsonExportRows } from './exports';
 import { httpUserRows, loginRows } from './http';
 import { aggregateRows, pageRows, searchRows } from './queries';
@@ -31,6 +32,8 @@ const GROUPS: Record<string, (c: BenchContext) => Promise<Row[]>> = {
   login: loginRows,
   'bulk-create': bulkCreateRows,
   'import-dicts': importDictsRows,
+  'event-writes': eventWriteRows,
+  'event-relay': relayRows,
 };
 
 const USAGE = `npm run bench -- [--users N] [--runs N] [--http-seconds S] [--connections C] [--bulk-rows N] [--boilerplate-seconds S] [--only a,b] [--smoke]

@@ -2,6 +2,7 @@ import { hashPassword } from '../../src/users/password';
 import type { UserEvent } from '../../src/users/events/user-event';
 import { UsersEvents } from '../../src/users/events/users-events.service';
 import { EventDeliveries, type EventDelivery } from '../../src/users/events/event-deliveries.service';
+import type { TestingModule } from '@nestjs/testing';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
 import { createTestDatabase } from '../support/test-database';
 import { createUser, factoryPasswordHash, uniqueEmail } from '../support/user-factory';
@@ -337,6 +338,44 @@ describe('user lifecycle events: inspection and replay', () => {
       await expect(deliveries.replay(dead[0].eventId, 'subscriber:replay-test')).resolves.toBe(1);
     } finally {
       off();
+    }
+  });
+});
+
+// Several instances relay one outbox.
+describe('user lifecycle events: two instances relaying one outbox', () => {
+  it('deliver each event once, sharing the work', async () => {
+    const database = await createTestDatabase();
+    const settings = { events: { pollIntervalMs: 20, batchSize: 25 } };
+    const seen: { instance: string; id: string }[] = [];
+    const subscribe = (instance: string) => (module: TestingModule) =>
+      module.get(UsersEvents).on(
+        'user.created',
+        async (event) => {
+          seen.push({ instance, id: event.id });
+          // Slow enough that the other instance claims batches meanwhile.
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        },
+        { name: 'shared' },
+      );
+    const a = await createRepositoryContext({}, { database, keepDatabase: true, settings, beforeInit: subscribe('a') });
+    const b = await createRepositoryContext({}, { database, keepDatabase: true, settings, beforeInit: subscribe('b') });
+    try {
+      const hash = await factoryPasswordHash();
+      const created = await a.users.bulkCreateUsers(Array.from({ length: 300 }, () => ({ email: uniqueEmail('shared'), hashedPassword: hash })));
+      const deadline = Date.now() + 20_000;
+      while (seen.length < created.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+      await new Promise((resolve) => setTimeout(resolve, 200)); // a duplicate would arrive meanwhile
+      const ids = seen.map((s) => s.id);
+      expect(ids).toHaveLength(created.length);
+      expect(new Set(ids).size).toBe(created.length);
+      const [{ delivered }] = await a.sql<{ delivered: number }>(`SELECT count(*)::int AS delivered FROM outbox_deliveries WHERE destination = 'subscriber:shared' AND status = 'delivered' AND attempts = 1`);
+      expect(delivered).toBe(created.length);
+      expect(new Set(seen.map((s) => s.instance))).toEqual(new Set(['a', 'b']));
+    } finally {
+      await a.close();
+      await b.close();
+      await database.drop();
     }
   });
 });

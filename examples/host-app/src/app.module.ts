@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { UsersModule } from 'nest-users';
 import { HostConfig, HostConfigModule } from './host-config';
 import { TeamsModule } from './teams/teams.module';
+import { WelcomeModule } from './welcome/welcome.module';
 
 // The host: its own TypeORM connection, UsersModule on that connection with its tables under
 // `app_` (this database already has a `users` table of its own), and a feature module of its own
@@ -33,6 +34,7 @@ export class AppModule {
           }),
         }),
         TeamsModule,
+        WelcomeModule,
       ],
     };
   }

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { AppModule } from '../src/app.module';
 import { createHostApp } from '../src/bootstrap';
 import { TEAM_LEAD, TeamService } from '../src/teams/team.service';
+import { WelcomeService } from '../src/welcome/welcome.service';
 import { adapter, call, listen, login, routesOf, testConfig, withDatabase, type Answer, type Route } from './support';
 
 // The host app of app.module.ts on a database that already has a `users` table of its own.
@@ -90,6 +91,17 @@ describe(`host app with UsersModule on its own TypeORM connection (${adapter})`,
     );
   });
 
+  it('tells the host WelcomeModule of every new user, after the commit, through UsersEvents', async () => {
+    const teams = app.get(TeamService);
+    const welcome = app.get(WelcomeService);
+    const member = await teams.addMember('welcomed@host.example', 'Welcome-passphrase-7781!', 'Welcomed Member');
+    const deadline = Date.now() + 10_000;
+    while (!welcome.mails().some((m) => m.userId === member.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const mails = welcome.mails().filter((m) => m.userId === member.id);
+    assert.equal(mails.length, 1);
+    assert.equal(mails[0].to, 'welcomed@host.example');
+  });
+
   it('protects the host route GET /teams/:role/members with UsersAuthGuard and RolesGuard', async () => {
     const path = `/teams/${TEAM_LEAD}/members`;
     assert.equal((await call(base, 'GET', path)).status, 401);
@@ -123,12 +135,12 @@ describe(`host app with UsersModule on its own TypeORM connection (${adapter})`,
       );
       assert.deepEqual(
         tables.rows.map((t: { table_name: string }) => t.table_name),
-        ['app_audit_log', 'app_files', 'app_users', 'app_users_migrations', 'users'],
+        ['app_audit_log', 'app_files', 'app_outbox', 'app_outbox_deliveries', 'app_users', 'app_users_migrations', 'users'],
       );
       const stored = await db.query(`SELECT email FROM app_users ORDER BY email`);
       assert.deepEqual(
         stored.rows.map((r: { email: string }) => r.email),
-        ['lead@host.example', 'member@host.example', 'root@host.example'],
+        ['lead@host.example', 'member@host.example', 'root@host.example', 'welcomed@host.example'],
       );
     });
   });

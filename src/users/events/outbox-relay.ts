@@ -254,7 +254,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   // Deletes events older than retainDays that every destination has received (dead letters stay
-  // until they are replayed or deleted by hand).
+  // until they are replayed or deleted by hand), oldest first along the primary key: sequence
+  // order is commit order closely enough for a sweep measured in days.
   private async prune(): Promise<void> {
     this.lastPrune = Date.now();
     let deleted: number;
@@ -264,7 +265,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
            SELECT e.seq FROM ${this.t.outbox} e
            WHERE e.occurred_at < now() - $1 * interval '1 day' AND e.fanned_out_at IS NOT NULL
              AND NOT EXISTS (SELECT 1 FROM ${this.t.outboxDeliveries} d WHERE d.event_seq = e.seq AND d.status <> 'delivered')
-           ORDER BY e.occurred_at LIMIT ${PRUNE_BATCH}) RETURNING seq`,
+           ORDER BY e.seq LIMIT ${PRUNE_BATCH}) RETURNING seq`,
         [this.settings.retainDays],
       );
       deleted = rows.length;
