@@ -531,22 +531,13 @@ SELECT email_normalized FROM "users" WHERE email_normalized = ANY($1::text[]) AN
 
 START TRANSACTION;
 
-CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_normalized text, full_name text, hashed_password text,
-  is_active boolean, roles text[], metadata jsonb, created_at timestamptz, last_login_at timestamptz) ON COMMIT DROP;
+SELECT now() AS now, now()::text AS exact;
 
-COPY users_insert_staging FROM STDIN;
+COPY "users" (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at) FROM STDIN;
 
--- params: $1 text, $2 unknown[0], $3 null, $4 null
-WITH w AS (INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
-  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
-  COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
-  FROM users_insert_staging r ORDER BY r.ord
-  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version, (u.xmax = 0) AS inserted), e AS (
-  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
-  SELECT CASE WHEN w.inserted THEN 'user.created' ELSE $1::text END, w.id, $3::uuid, $4::text, w.version, CASE WHEN w.inserted THEN '{}'::text[] ELSE $2::text[] END FROM w WHERE w.inserted
-  ) SELECT w.* FROM w;
-
-DROP TABLE users_insert_staging;
+-- params: $1 text, $2 unknown[0], $3 null, $4 null, $5 uuid[3], $6 int[3]
+INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $1::text, w.id, $3::uuid, $4::text, w.version, $2::text[] FROM unnest($5::uuid[], $6::int[]) AS w(id, version);
 
 COMMIT;
 
@@ -616,22 +607,13 @@ SELECT email_normalized FROM "users" WHERE email_normalized = ANY($1::text[]) AN
 
 START TRANSACTION;
 
-CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_normalized text, full_name text, hashed_password text,
-  is_active boolean, roles text[], metadata jsonb, created_at timestamptz, last_login_at timestamptz) ON COMMIT DROP;
+SELECT now() AS now, now()::text AS exact;
 
-COPY users_insert_staging FROM STDIN;
+COPY "users" (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at) FROM STDIN;
 
--- params: $1 text, $2 unknown[0], $3 null, $4 null
-WITH w AS (INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
-  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
-  COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
-  FROM users_insert_staging r ORDER BY r.ord
-  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version, (u.xmax = 0) AS inserted), e AS (
-  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
-  SELECT CASE WHEN w.inserted THEN 'user.created' ELSE $1::text END, w.id, $3::uuid, $4::text, w.version, CASE WHEN w.inserted THEN '{}'::text[] ELSE $2::text[] END FROM w WHERE w.inserted
-  ) SELECT w.* FROM w;
-
-DROP TABLE users_insert_staging;
+-- params: $1 text, $2 unknown[0], $3 null, $4 null, $5 uuid[2], $6 int[2]
+INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $1::text, w.id, $3::uuid, $4::text, w.version, $2::text[] FROM unnest($5::uuid[], $6::int[]) AS w(id, version);
 
 COMMIT;
 
@@ -712,22 +694,13 @@ SELECT email_normalized FROM "users" WHERE email_normalized = ANY($1::text[]) AN
 
 START TRANSACTION;
 
-CREATE TEMP TABLE users_insert_staging (ord int, id uuid, email text, email_normalized text, full_name text, hashed_password text,
-  is_active boolean, roles text[], metadata jsonb, created_at timestamptz, last_login_at timestamptz) ON COMMIT DROP;
+SELECT now() AS now, now()::text AS exact;
 
-COPY users_insert_staging FROM STDIN;
+COPY "users" (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at) FROM STDIN;
 
--- params: $1 text, $2 unknown[0], $3 null, $4 null
-WITH w AS (INSERT INTO "users" AS u (id, email, email_normalized, full_name, hashed_password, is_active, roles, metadata, created_at, updated_at, last_login_at)
-  SELECT COALESCE(r.id, gen_random_uuid()), r.email, r.email_normalized, r.full_name, r.hashed_password, r.is_active, r.roles, r.metadata,
-  COALESCE(r.created_at, now()), COALESCE(r.created_at, now()), r.last_login_at
-  FROM users_insert_staging r ORDER BY r.ord
-  RETURNING u.id, u.email, u.email_normalized, u.metadata, u.created_at, u.updated_at, u.last_login_at, u.version, (u.xmax = 0) AS inserted), e AS (
-  INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
-  SELECT CASE WHEN w.inserted THEN 'user.created' ELSE $1::text END, w.id, $3::uuid, $4::text, w.version, CASE WHEN w.inserted THEN '{}'::text[] ELSE $2::text[] END FROM w WHERE w.inserted
-  ) SELECT w.* FROM w;
-
-DROP TABLE users_insert_staging;
+-- params: $1 text, $2 unknown[0], $3 null, $4 null, $5 uuid[2], $6 int[2]
+INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
+  SELECT $1::text, w.id, $3::uuid, $4::text, w.version, $2::text[] FROM unnest($5::uuid[], $6::int[]) AS w(id, version);
 
 COMMIT;
 

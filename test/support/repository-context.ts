@@ -25,7 +25,8 @@ export interface RepositoryContextOptions {
   naming?: TableNaming;
   // A database the caller prepared (and the context drops on close), instead of a fresh clone.
   database?: TestDatabase;
-  // Module settings over the ones the configuration gives.
+  // Module settings over the ones the configuration gives. The events relay is off unless
+  // `settings.events` says otherwise: its statements would mix with the ones a test captures.
   settings?: Partial<UsersModuleSettings>;
   // Leave the database in place on close (another context uses it).
   keepDatabase?: boolean;
@@ -39,7 +40,7 @@ export async function createRepositoryContext(overrides: Partial<AppConfig> = {}
   const database = options.database ?? (await createTestDatabase());
   const config = testConfig(database.url, overrides);
   const module = await Test.createTestingModule({
-    imports: [AppConfigModule.forRoot(config), appDataSource(), appUsersModule({ routes: false }, { ...options.naming, ...options.settings })],
+    imports: [AppConfigModule.forRoot(config), appDataSource(), appUsersModule({ routes: false }, { events: { relay: false }, ...options.naming, ...options.settings })],
   }).compile();
   options.beforeInit?.(module);
   await module.init();

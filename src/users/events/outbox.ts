@@ -22,6 +22,9 @@ export interface EventSpec {
   extraField?: { name: string; when: string; join: string };
 }
 
+// From this many events on, record() copies them in.
+const COPY_FROM = 100;
+
 // Writes user lifecycle events into the outbox in the transaction of their change: as part of the
 // change's own statement (statement()), or as one more statement in its transaction (record()).
 @Injectable()
@@ -59,11 +62,33 @@ export class Outbox {
   // several statements, such as an erasure).
   async record(users: readonly { id: string; version: number }[], spec: Pick<EventSpec, 'type' | 'fields'>): Promise<void> {
     if (!this.enabled || users.length === 0) return;
+    if (users.length >= COPY_FROM) {
+      await this.copy(users, spec);
+      return;
+    }
     await this.db.query(
       `INSERT INTO ${this.t.outbox} (type, user_id, actor_id, request_id, version, changed_fields)
        SELECT $1::text, w.id, $3::uuid, $4::text, w.version, $2::text[] FROM unnest($5::uuid[], $6::int[]) AS w(id, version)`,
       [spec.type, [...(spec.fields ?? [])], ...this.context(), users.map((u) => u.id), users.map((u) => u.version)],
     );
+    await this.written();
+  }
+
+  // Many events (a bulk create) through COPY: a tenth of the time of an INSERT from arrays. Every
+  // value here is a uuid, an integer, or a name from a closed set (types, field names, request ids
+  // matching REQUEST_ID), none of which holds a character COPY's text format escapes.
+  private async copy(users: readonly { id: string; version: number }[], spec: Pick<EventSpec, 'type' | 'fields'>): Promise<void> {
+    const [actor, request] = this.context();
+    const shared = `\t${actor ?? '\\N'}\t${request ?? '\\N'}\t`;
+    const fields = `{${(spec.fields ?? []).join(',')}}`;
+    function* lines(): Generator<string> {
+      for (let start = 0; start < users.length; start += 1000) {
+        let chunk = '';
+        for (const user of users.slice(start, start + 1000)) chunk += `${spec.type}\t${user.id}${shared}${user.version}\t${fields}\n`;
+        yield chunk;
+      }
+    }
+    await this.db.copyIn(`COPY ${this.t.outbox} (type, user_id, actor_id, request_id, version, changed_fields) FROM STDIN`, lines());
     await this.written();
   }
 

@@ -100,8 +100,10 @@ export class UserStore {
   // 'update' overwrites its profile fields (and its password only when the row carries one).
   // Returns the rows inserted or updated; their cache entries go after commit.
   async insertMany(rows: PreparedUser[], onConflict: ConflictPolicy): Promise<User[]> {
+    // A user created under an id drawn for it has no cache entry to drop (misses are not cached).
+    const imported = new Set(rows.flatMap((row) => (row.id ? [row.id.toLowerCase()] : [])));
     return this.inserts.insert(rows, onConflict, async (written) => {
-      await this.invalidate(written.map((u) => u.id));
+      await this.invalidate(onConflict === 'error' ? written.filter((u) => imported.has(u.id.toLowerCase())).map((u) => u.id) : written.map((u) => u.id));
       if (written.length) await this.outbox.written();
     });
   }
