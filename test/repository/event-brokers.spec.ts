@@ -258,7 +258,7 @@ describe('user lifecycle events: brokers', () => {
       }
     });
 
-    it('lets the app start with NATS down, and delivers once NATS is reachable (the stream made then)', async () => {
+    it('lets the app start with NATS down, delivers once NATS is reachable (the stream made then), and again after a dropped connection', async () => {
       const subjectPrefix = `test_${run}.outage`;
       const stream = `USERS_EVENTS_TEST_${run}_OUTAGE`;
       const proxy = await TcpProxy.start(new URL(NATS_URL));
@@ -277,8 +277,28 @@ describe('user lifecycle events: brokers', () => {
           (r) => r[0]?.status === 'delivered',
         );
         expect(rows).toEqual([expect.objectContaining({ user_id: user.id, status: 'delivered' })]);
-        const message = await (await nats.jetstream().consumers.get(stream)).next({ expires: 5000 });
-        expect(message?.headers?.get('Nats-Msg-Id')).toBe(rows[0].id);
+
+        // A dropped connection: the client reconnects by itself; a publish whose ack did not come
+        // in time is retried, and the stream keeps one copy of it (same Nats-Msg-Id).
+        proxy.switchTo('refuse');
+        await ctx.users.deactivateUser(user.id);
+        await until(
+          () => deliveriesOf(ctx, 'broker:nats'),
+          (r) => (r[1]?.attempts ?? 0) >= 1,
+        );
+        proxy.switchTo('forward');
+        const after = await until(
+          () => deliveriesOf(ctx, 'broker:nats'),
+          (r) => r[1]?.status === 'delivered',
+        );
+        expect(after.map((d) => d.status)).toEqual(['delivered', 'delivered']);
+
+        const consumer = await nats.jetstream().consumers.get(stream);
+        const ids: (string | undefined)[] = [];
+        for (let message = await consumer.next({ expires: 2000 }); message; message = await consumer.next({ expires: 1000 })) {
+          ids.push(message.headers?.get('Nats-Msg-Id'));
+        }
+        expect(ids).toEqual(after.map((d) => d.id));
       } finally {
         await ctx.close();
         await proxy.close();

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { connect, type JetStreamClient, type NatsConnection, NatsError } from 'nats';
+import { connect, Events, type JetStreamClient, type NatsConnection, NatsError } from 'nats';
 import { BrokerLink, type OpenLink } from './broker-link';
 import type { NatsSettings } from './events.settings';
 import type { UserEvent } from './user-event';
@@ -76,8 +76,8 @@ export class NatsDestination implements EventDestination {
 
   private async watch(nc: NatsConnection): Promise<void> {
     for await (const status of nc.status()) {
-      if (status.type === 'disconnect') this.logger.warn({ msg: 'disconnected from NATS; reconnecting', server: status.data });
-      else if (status.type === 'reconnect') this.logger.log({ msg: 'reconnected to NATS', server: status.data });
+      if (status.type === Events.Disconnect) this.logger.warn({ msg: 'disconnected from NATS; reconnecting', server: status.data });
+      else if (status.type === Events.Reconnect) this.logger.log({ msg: 'reconnected to NATS', server: status.data });
     }
   }
 }
