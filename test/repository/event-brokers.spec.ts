@@ -6,6 +6,7 @@ import { UsersEvents } from '../../src/users/events/users-events.service';
 import type { UsersModuleSettings } from '../../src/users/users.options';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
 import { TcpProxy } from '../support/tcp-proxy';
+import { until } from '../support/until';
 import { createTestDatabase } from '../support/test-database';
 import { createUser, factoryPasswordHash, uniqueEmail } from '../support/user-factory';
 
@@ -17,15 +18,6 @@ const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672
 const run = randomUUID().replace(/-/g, '').slice(0, 10);
 const fast = { pollIntervalMs: 50, backoffMs: 20, maxBackoffMs: 200, maxAttempts: 100, leaseMs: 5000, handlerTimeoutMs: 2000 };
 type Events = NonNullable<UsersModuleSettings['events']>;
-
-const until = async <T>(probe: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-};
 
 const deliveriesOf = (ctx: RepositoryContext, destination: string) =>
   ctx.sql<{ id: string; user_id: string; status: string; attempts: number; last_error: string | null }>(
@@ -250,7 +242,12 @@ describe('user lifecycle events: brokers', () => {
           (n) => n >= 3,
         );
         expect(rabbit.received.map((m) => m.fields.routingKey)).toEqual(['user.created', 'user.updated', 'user.deactivated']);
-        expect((await deliveriesOf(ctx, 'broker:amqp')).map((d) => d.status)).toEqual(['delivered', 'delivered', 'delivered']);
+        // Recorded once the round that published it ends (the consumer may see it first).
+        const recorded = await until(
+          () => deliveriesOf(ctx, 'broker:amqp'),
+          (r) => r.every((d) => d.status === 'delivered'),
+        );
+        expect(recorded.map((d) => d.status)).toEqual(['delivered', 'delivered', 'delivered']);
       } finally {
         await ctx.close();
         await proxy.close();

@@ -1,15 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { connect, type ConfirmChannel } from 'amqplib';
-import { BrokerLink, type OpenLink } from './broker-link';
+import { BrokerLink, type BrokerDestination, type OpenLink } from './broker-link';
 import type { AmqpSettings } from './events.settings';
 import type { UserEvent } from './user-event';
-import type { EventDestination } from './users-events.service';
 
 // Publishes every event to a durable RabbitMQ topic exchange, with the event type as routing key
 // (bind a queue with `user.*` or `#`), persistent, the event id as message id. deliver() resolves
 // once the broker confirmed the message (publisher confirms): routed to the queues bound then, or
 // dropped by the broker when none is bound.
-export class AmqpDestination implements EventDestination {
+export class AmqpDestination implements BrokerDestination {
   readonly name = 'broker:amqp';
   readonly types = null;
   private readonly logger = new Logger('AmqpDestination');

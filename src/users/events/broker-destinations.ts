@@ -1,6 +1,7 @@
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { UsersSettings } from '../users.options';
 import { AmqpDestination } from './amqp-destination';
+import type { BrokerDestination } from './broker-link';
 import { NatsDestination } from './nats-destination';
 import { UsersEvents } from './users-events.service';
 
@@ -10,7 +11,7 @@ import { UsersEvents } from './users-events.service';
 // at shutdown, after the relay stopped (in onModuleDestroy).
 @Injectable()
 export class BrokerDestinations implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly brokers: (NatsDestination | AmqpDestination)[] = [];
+  private readonly brokers: BrokerDestination[] = [];
 
   constructor(
     settings: UsersSettings,

@@ -1,9 +1,16 @@
 import type { Logger } from '@nestjs/common';
+import type { EventDestination } from './users-events.service';
 
 // After a failed attempt to connect, deliveries fail at once for this long instead of each trying
 // again: a batch of events for an unreachable (or silent) broker would otherwise wait a connect
 // timeout per event. The relay retries them with its backoff.
 const PAUSE_AFTER_FAILURE_MS = 1000;
+
+// A destination that holds a connection: opened at bootstrap, closed at shutdown.
+export interface BrokerDestination extends EventDestination {
+  warmUp(): void;
+  close(): Promise<void>;
+}
 
 export interface OpenLink<T> {
   client: T;

@@ -1,16 +1,15 @@
 import { Logger } from '@nestjs/common';
 import { connect, Events, type JetStreamClient, type NatsConnection, NatsError } from 'nats';
-import { BrokerLink, type OpenLink } from './broker-link';
+import { BrokerLink, type BrokerDestination, type OpenLink } from './broker-link';
 import type { NatsSettings } from './events.settings';
 import type { UserEvent } from './user-event';
-import type { EventDestination } from './users-events.service';
 
 const STREAM_NOT_FOUND = 10059;
 
 // Publishes every event to NATS JetStream, on `<subjectPrefix>.<type>` (users.events.user.created),
 // as the event's JSON with the event id as Nats-Msg-Id: the stream drops a second copy published
 // within its duplicate window. deliver() resolves once the stream acknowledged (stored) it.
-export class NatsDestination implements EventDestination {
+export class NatsDestination implements BrokerDestination {
   readonly name = 'broker:nats';
   readonly types = null;
   private readonly logger = new Logger('NatsDestination');
