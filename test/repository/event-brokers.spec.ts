@@ -255,6 +255,22 @@ describe('user lifecycle events: brokers', () => {
       }
     });
 
+    it('with createStream: false, fails the deliveries while the stream is missing, and says why', async () => {
+      const stream = `USERS_EVENTS_TEST_${run}_MISSING`;
+      const ctx = await createRepositoryContext({}, { settings: { events: { ...fast, nats: { url: NATS_URL, subjectPrefix: `test_${run}.missing`, stream, createStream: false } } } });
+      try {
+        await createUser(ctx.users);
+        const [row] = await until(
+          () => deliveriesOf(ctx, 'broker:nats'),
+          (r) => (r[0]?.attempts ?? 0) >= 2,
+        );
+        expect(row).toMatchObject({ status: 'pending', last_error: `the JetStream stream ${stream} does not exist (createStream is false)` });
+        await expect((await nats.jetstreamManager()).streams.info(stream)).rejects.toThrow('stream not found');
+      } finally {
+        await ctx.close();
+      }
+    });
+
     it('lets the app start with NATS down, delivers once NATS is reachable (the stream made then), and again after a dropped connection', async () => {
       const subjectPrefix = `test_${run}.outage`;
       const stream = `USERS_EVENTS_TEST_${run}_OUTAGE`;
