@@ -86,6 +86,8 @@ export function usersModuleSettings(config: AppConfig): UsersModuleSettings {
       maxAttempts: config.eventsMaxAttempts,
       backoffMs: config.eventsBackoffMs,
       retainDays: config.eventsRetainDays,
+      nats: config.eventsNatsUrl ? { url: config.eventsNatsUrl, subjectPrefix: config.eventsNatsSubjectPrefix, stream: config.eventsNatsStream } : undefined,
+      amqp: config.eventsAmqpUrl ? { url: config.eventsAmqpUrl, exchange: config.eventsAmqpExchange } : undefined,
     },
   };
 }

@@ -50,6 +50,11 @@ describe('parseEnv', () => {
       eventsMaxAttempts: 10,
       eventsBackoffMs: 1000,
       eventsRetainDays: 7,
+      eventsNatsUrl: undefined,
+      eventsNatsSubjectPrefix: 'users.events',
+      eventsNatsStream: 'USERS_EVENTS',
+      eventsAmqpUrl: undefined,
+      eventsAmqpExchange: 'users.events',
     });
   });
 
@@ -68,6 +73,11 @@ describe('parseEnv', () => {
       LOG_LEVEL: 'debug',
       DATABASE_POOL_MAX: '25',
       HTTP_REQUEST_TIMEOUT_MS: '10000',
+      EVENTS_NATS_URL: 'nats://nats:4222',
+      EVENTS_NATS_SUBJECT_PREFIX: 'acme.users',
+      EVENTS_NATS_STREAM: 'ACME_USERS',
+      EVENTS_AMQP_URL: 'amqp://app:secret@rabbit:5672/prod',
+      EVENTS_AMQP_EXCHANGE: 'acme.users',
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -79,6 +89,11 @@ describe('parseEnv', () => {
       logLevel: 'debug',
       databasePoolMax: 25,
       httpRequestTimeoutMs: 10000,
+      eventsNatsUrl: 'nats://nats:4222',
+      eventsNatsSubjectPrefix: 'acme.users',
+      eventsNatsStream: 'ACME_USERS',
+      eventsAmqpUrl: 'amqp://app:secret@rabbit:5672/prod',
+      eventsAmqpExchange: 'acme.users',
     });
   });
 
@@ -102,6 +117,11 @@ describe('parseEnv', () => {
     ['TRUST_PROXY', 'everyone'],
     ['THROTTLE_WINDOW_MS', '0'],
     ['HTTP_REQUEST_TIMEOUT_MS', '0'],
+    ['EVENTS_NATS_URL', 'http://nats:4222'],
+    ['EVENTS_NATS_SUBJECT_PREFIX', 'users.>'],
+    ['EVENTS_NATS_STREAM', 'users events'],
+    ['EVENTS_AMQP_URL', 'nats://rabbit'],
+    ['EVENTS_AMQP_EXCHANGE', 'amq.topic'],
   ])('refuses %s=%j with a ConfigError naming it', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.variable).toBe(variable);

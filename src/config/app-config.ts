@@ -1,4 +1,5 @@
 import { SENSITIVE_ACTIONS, type SensitiveAction } from '../throttling/throttle.settings';
+import { AMQP_EXCHANGE, NATS_STREAM, NATS_SUBJECT_PREFIX } from '../users/events/events.settings';
 import { resolve } from 'node:path';
 
 // One typed view of the environment, parsed once at boot. Every variable is documented in
@@ -40,6 +41,11 @@ export class AppConfig {
   eventsMaxAttempts!: number;
   eventsBackoffMs!: number;
   eventsRetainDays!: number;
+  eventsNatsUrl!: string | undefined;
+  eventsNatsSubjectPrefix!: string;
+  eventsNatsStream!: string;
+  eventsAmqpUrl!: string | undefined;
+  eventsAmqpExchange!: string;
 }
 
 
@@ -85,6 +91,13 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
     throw new ConfigError(name, `one of ${allowed.join(', ')}`, raw);
   }
   return raw as T;
+}
+
+function matching(env: Env, name: string, pattern: RegExp, fallback: string, expected: string): string {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!pattern.test(raw)) throw new ConfigError(name, expected, raw);
+  return raw;
 }
 
 function url(env: Env, name: string, protocols: string[]): string | undefined {
@@ -188,5 +201,10 @@ export function parseEnv(env: Env = process.env): AppConfig {
     eventsMaxAttempts: int(env, 'EVENTS_MAX_ATTEMPTS', 10, 1, 1000),
     eventsBackoffMs: int(env, 'EVENTS_BACKOFF_MS', 1000, 1, 86400000),
     eventsRetainDays: int(env, 'EVENTS_RETAIN_DAYS', 7, 1, 3650),
+    eventsNatsUrl: url(env, 'EVENTS_NATS_URL', ['nats:', 'tls:']),
+    eventsNatsSubjectPrefix: matching(env, 'EVENTS_NATS_SUBJECT_PREFIX', NATS_SUBJECT_PREFIX, 'users.events', 'dot-separated tokens of letters, digits, _ and - (no wildcards)'),
+    eventsNatsStream: matching(env, 'EVENTS_NATS_STREAM', NATS_STREAM, 'USERS_EVENTS', 'a stream name of letters, digits, _ and -'),
+    eventsAmqpUrl: url(env, 'EVENTS_AMQP_URL', ['amqp:', 'amqps:']),
+    eventsAmqpExchange: matching(env, 'EVENTS_AMQP_EXCHANGE', AMQP_EXCHANGE, 'users.events', 'an exchange name of letters, digits and _.:- (not amq.*)'),
   });
 }

@@ -37,6 +37,7 @@ import { Outbox } from './events/outbox';
 import { OutboxRelay } from './events/outbox-relay';
 import { UsersEvents } from './events/users-events.service';
 import { EventDeliveries } from './events/event-deliveries.service';
+import { BrokerDestinations } from './events/broker-destinations';
 import { openUsersDataSource } from './users-data-source';
 import { runUsersMigrations } from './users-migrations';
 import { UsersSettings, type UsersModuleAsyncOptions, type UsersModuleDefinition, type UsersModuleOptions, type UsersModuleSettings } from './users.options';
@@ -149,6 +150,7 @@ export class UsersModule implements NestModule {
         OutboxRelay,
         UsersEvents,
         EventDeliveries,
+        BrokerDestinations,
         UsersRepository,
         UsersService,
         AdminBootstrap,

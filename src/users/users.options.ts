@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { CacheSettings } from '../cache/cache.module';
 import { TableNames, type TableNaming } from '../database/table-names';
 import { passwordIssue } from './password';
-import type { EventsSettings } from './events/events.settings';
+import { AMQP_EXCHANGE, NATS_STREAM, NATS_SUBJECT_PREFIX, type AmqpSettings, type EventsSettings, type NatsSettings } from './events/events.settings';
 import { SENSITIVE_ACTIONS, type SensitiveAction, type ThrottleSettings } from '../throttling/throttle.settings';
 
 // What UsersModule is wired from at definition time (they decide which providers and routes
@@ -61,6 +61,9 @@ export interface UsersModuleSettings {
     leaseMs?: number;
     handlerTimeoutMs?: number;
     retainDays?: number;
+    // Also publish every event to NATS JetStream and/or RabbitMQ (README "Brokers").
+    nats?: { url: string; subjectPrefix?: string; stream?: string; createStream?: boolean };
+    amqp?: { url: string; exchange?: string };
   };
 }
 
@@ -161,6 +164,8 @@ export class UsersSettings {
       leaseMs: count('events.leaseMs', events.leaseMs, 60000),
       handlerTimeoutMs: count('events.handlerTimeoutMs', events.handlerTimeoutMs, 10000),
       retainDays: count('events.retainDays', events.retainDays, 7),
+      nats: events.nats === undefined ? null : natsSettings(events.nats),
+      amqp: events.amqp === undefined ? null : amqpSettings(events.amqp),
     };
     if (this.events.handlerTimeoutMs >= this.events.leaseMs) fail('events.handlerTimeoutMs', `less than events.leaseMs (${this.events.leaseMs})`);
   }
@@ -172,6 +177,28 @@ export class UsersSettings {
 }
 
 const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
+
+function natsSettings(nats: NonNullable<NonNullable<UsersModuleSettings['events']>['nats']>): NatsSettings {
+  if (!brokerUrl(nats?.url, ['nats:', 'tls:'])) fail('events.nats.url', 'a nats:// or tls:// URL');
+  const { subjectPrefix = 'users.events', stream = 'USERS_EVENTS', createStream = true } = nats;
+  if (typeof subjectPrefix !== 'string' || !NATS_SUBJECT_PREFIX.test(subjectPrefix)) fail('events.nats.subjectPrefix', 'dot-separated tokens of letters, digits, _ and - (no wildcards)');
+  if (typeof stream !== 'string' || !NATS_STREAM.test(stream)) fail('events.nats.stream', 'a stream name of letters, digits, _ and -');
+  if (typeof createStream !== 'boolean') fail('events.nats.createStream', 'a boolean');
+  return { url: nats.url, subjectPrefix, stream, createStream };
+}
+
+function amqpSettings(amqp: NonNullable<NonNullable<UsersModuleSettings['events']>['amqp']>): AmqpSettings {
+  if (!brokerUrl(amqp?.url, ['amqp:', 'amqps:'])) fail('events.amqp.url', 'an amqp:// or amqps:// URL');
+  const { exchange = 'users.events' } = amqp;
+  if (typeof exchange !== 'string' || !AMQP_EXCHANGE.test(exchange)) fail('events.amqp.exchange', 'an exchange name of letters, digits and _.:- (not amq.*)');
+  return { url: amqp.url, exchange };
+}
+
+function brokerUrl(value: unknown, protocols: string[]): value is string {
+  if (!nonBlank(value) || !URL.canParse(value)) return false;
+  const url = new URL(value);
+  return protocols.includes(url.protocol) && url.hostname !== '';
+}
 
 function fail(option: string, expected: string): never {
   throw new Error(`UsersModule: option ${option} must be ${expected}`);

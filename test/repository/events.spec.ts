@@ -5,6 +5,7 @@ import { EventDeliveries, type EventDelivery } from '../../src/users/events/even
 import type { TestingModule } from '@nestjs/testing';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
 import { createTestDatabase } from '../support/test-database';
+import { until } from '../support/until';
 import { createUser, factoryPasswordHash, uniqueEmail } from '../support/user-factory';
 
 interface OutboxRow {
@@ -167,15 +168,6 @@ describe('user lifecycle events: delivery to subscribers', () => {
     ctx = await createRepositoryContext({}, { settings: { events: fast } });
   });
   afterAll(() => ctx.close());
-
-  const until = async <T>(probe: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (done(value) || Date.now() > deadline) return value;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  };
 
   it('delivers each committed event after the commit, in commit order per user, and records the delivery', async () => {
     const seen: UserEvent[] = [];

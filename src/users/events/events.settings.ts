@@ -20,4 +20,28 @@ export interface EventsSettings {
   handlerTimeoutMs: number;
   // Events whose deliveries all succeeded are deleted after this many days.
   retainDays: number;
+  // The brokers this instance's relay also publishes every event to (README "Brokers"), when set.
+  nats: NatsSettings | null;
+  amqp: AmqpSettings | null;
+}
+
+// Dot-separated tokens without the wildcards * and >, so that `<prefix>.>` captures exactly ours.
+export const NATS_SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+export const NATS_STREAM = /^[A-Za-z0-9_-]{1,255}$/;
+// AMQP 0-9-1 exchange names; the amq. prefix is reserved by the broker.
+export const AMQP_EXCHANGE = /^(?!amq\.)[A-Za-z0-9_.:-]{1,255}$/;
+
+// NATS JetStream: events go to `<subjectPrefix>.<event type>`, captured by `stream`.
+export interface NatsSettings {
+  url: string;
+  subjectPrefix: string;
+  stream: string;
+  // Create the stream at startup when it is missing (false: it must exist).
+  createStream: boolean;
+}
+
+// RabbitMQ: events go to a durable topic exchange with the event type as routing key.
+export interface AmqpSettings {
+  url: string;
+  exchange: string;
 }
