@@ -3,14 +3,18 @@ import { NestFactory } from '@nestjs/core';
 import { performance } from 'node:perf_hooks';
 import { usersModuleSettings } from '../src/app.module';
 import { UsersModule } from '../src/users/users.module';
-import type { EventsSettings } from '../src/users/events/events.settings';
+import type { UsersModuleSettings } from '../src/users/users.options';
+
+type EventsOptions = NonNullable<UsersModuleSettings['events']>;
 import { UsersEvents, type EventDestination } from '../src/users/events/users-events.service';
 import type { PreparedNewUser } from '../src/users/repository/user-writes';
 import type { NewUser } from '../src/users/user.model';
 import { UsersRepository } from '../src/users/users.repository';
 import type { BenchContext } from './context';
 import { elapsedMs, rotatedRuns } from './measure';
-import { row, type Row } from './report';
+import { row, skipped, type Row } from './report';
+import * as amqp from 'amqplib';
+import { connect as connectNats } from 'nats';
 
 const DESTINATION = Symbol('bench:eventDestination');
 
@@ -30,7 +34,7 @@ class DestinationProbe implements OnModuleInit {
 
 @Module({})
 class EventsBenchModule {
-  static with(ctx: BenchContext, events: Partial<EventsSettings>, destination: EventDestination | null): DynamicModule {
+  static with(ctx: BenchContext, events: EventsOptions, destination: EventDestination | null): DynamicModule {
     // A pool of its own, as a second service on the same database would have.
     const { bootstrapAdmin: _admin, ...settings } = usersModuleSettings(ctx.config);
     const users = UsersModule.forRoot({
@@ -50,7 +54,7 @@ class EventsBenchModule {
 }
 
 // A UsersModule of its own on the bench database, with these event settings (and a destination).
-async function moduleContext(ctx: BenchContext, events: Partial<EventsSettings>, destination: EventDestination | null = null): Promise<INestApplicationContext> {
+async function moduleContext(ctx: BenchContext, events: EventsOptions, destination: EventDestination | null = null): Promise<INestApplicationContext> {
   return NestFactory.createApplicationContext(EventsBenchModule.with(ctx, events, destination), { logger: false });
 }
 
@@ -124,39 +128,44 @@ export async function eventWriteRows(ctx: BenchContext): Promise<Row[]> {
 }
 
 // Events delivered per second by one relay to a destination, from a backlog of events written
-// while no relay ran (the case after an outage, and the relay's ceiling).
-export async function relayThroughput(ctx: BenchContext, name: string, destination: () => EventDestination): Promise<number[]> {
+// while no relay ran (the case after an outage, and the relay's ceiling): from the first delivery
+// recorded to the last, as the outbox's delivery times say (a batch's outcomes share one time).
+export async function relayThroughput(ctx: BenchContext, name: string, events: EventsOptions, destinationName: string, destination: EventDestination | null): Promise<number[]> {
   const rates: number[] = [];
-  const count = ctx.options.smoke ? 500 : 20_000;
+  const count = ctx.options.smoke ? 2000 : 20_000;
   for (let run = 0; run < ctx.options.runs; run++) {
     const tag = `relay.${name}.${run}`;
     // Only this run's events are waiting: the rest of the bench's are marked routed.
     await ctx.bare.query(`UPDATE outbox SET fanned_out_at = now() WHERE fanned_out_at IS NULL`);
+    const [{ from }] = (await ctx.bare.query<{ from: string }>(`SELECT COALESCE(max(seq), 0)::text AS from FROM outbox`)).rows;
     const writer = await moduleContext(ctx, { enabled: true, relay: false });
     try {
       await writer.get(UsersRepository).bulkCreateUsers(tagged(tag, count).map((u) => ({ email: u.email, hashedPassword: ctx.hashedPassword })));
     } finally {
       await writer.close();
     }
-    let delivered = 0;
-    let first = 0;
-    let done: () => void = () => undefined;
-    const finished = new Promise<void>((resolve) => (done = resolve));
-    const inner = destination();
-    const counting: EventDestination = {
-      name: inner.name,
-      types: inner.types,
-      deliver: async (event, signal) => {
-        await inner.deliver(event, signal);
-        first ||= performance.now();
-        if (++delivered === count) done();
-      },
-    };
-    // Timed from the first delivery: the relay's boot is not its throughput.
-    const relay = await moduleContext(ctx, { enabled: true, relay: true, pollIntervalMs: 50, batchSize: 500 }, counting);
+    const relay = await moduleContext(ctx, { ...events, enabled: true, relay: true, pollIntervalMs: 50, batchSize: RELAY_BATCH }, destination);
     try {
-      await finished;
-      rates.push((count - 1) / ((performance.now() - first) / 1000));
+      const deadline = performance.now() + 300_000;
+      for (;;) {
+        const [state] = (
+          await ctx.bare.query<{ delivered: number; dead: number; seconds: number }>(
+            `SELECT count(*) FILTER (WHERE status = 'delivered')::int AS delivered, count(*) FILTER (WHERE status = 'dead')::int AS dead,
+                    COALESCE(extract(epoch FROM max(delivered_at) - min(delivered_at)), 0)::float8 AS seconds
+             FROM outbox_deliveries WHERE destination = $1 AND event_seq > $2`,
+            [destinationName, from],
+          )
+        ).rows;
+        if (state.dead > 0) throw new Error(`${state.dead} deliveries to ${destinationName} were dead-lettered`);
+        if (state.delivered >= count) {
+          // The first batch's deliveries are recorded at the first delivery time: the rate is of
+          // the ones after it.
+          rates.push((count - RELAY_BATCH) / Math.max(state.seconds, 0.001));
+          break;
+        }
+        if (performance.now() > deadline) throw new Error(`only ${state.delivered} of ${count} events reached ${destinationName} in 5 minutes`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     } finally {
       await relay.close();
       await removeTagged(ctx, tag);
@@ -165,16 +174,58 @@ export async function relayThroughput(ctx: BenchContext, name: string, destinati
   return rates;
 }
 
+const RELAY_BATCH = 500;
+const NATS_URL = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
+const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
 export async function relayRows(ctx: BenchContext): Promise<Row[]> {
-  const inProcess = await relayThroughput(ctx, 'subscriber', () => ({ name: 'subscriber:bench', types: null, deliver: async () => undefined }));
-  return [
-    row({
-      name: 'events: relay to an in-process subscriber',
-      unit: 'events/s',
-      goal: 'report',
-      ours: inProcess,
-      reference: [],
-      note: `a backlog of ${ctx.options.smoke ? 500 : 20_000} events; one relay, batches of 500, a handler that returns at once`,
-    }),
-  ];
+  const backlog = ctx.options.smoke ? 2000 : 20_000;
+  const note = (where: string) => `a backlog of ${backlog.toLocaleString('en-US')} events, one relay, batches of 500; ${where}`;
+  const rows: Row[] = [];
+  const subscriber: EventDestination = { name: 'subscriber:bench', types: null, deliver: async () => undefined };
+  const inProcess = await relayThroughput(ctx, 'subscriber', {}, subscriber.name, subscriber);
+  rows.push(row({ name: 'events: relay to an in-process subscriber', unit: 'events/s', goal: 'report', ours: inProcess, reference: [], note: note('a handler that returns at once') }));
+
+  // The brokers of this machine, on names of the run's own, removed afterwards.
+  const suffix = Math.random().toString(36).slice(2, 10);
+  const stream = `USERS_EVENTS_BENCH_${suffix.toUpperCase()}`;
+  const exchange = `users.events.bench.${suffix}`;
+  rows.push(
+    await brokerRow(ctx, 'events: relay to NATS JetStream', note(`PubAck awaited for each; ${NATS_URL}`), () =>
+      relayThroughput(ctx, 'nats', { nats: { url: NATS_URL, subjectPrefix: `bench_${suffix}.users.events`, stream } }, 'broker:nats', null),
+    ),
+  );
+  rows.push(
+    await brokerRow(ctx, 'events: relay to RabbitMQ', note(`publisher confirms; ${AMQP_URL.replace(/\/\/[^@]*@/, '//')}`), () =>
+      relayThroughput(ctx, 'amqp', { amqp: { url: AMQP_URL, exchange } }, 'broker:amqp', null),
+    ),
+  );
+  await removeBrokerObjects(stream, exchange);
+  return rows;
+}
+
+async function brokerRow(ctx: BenchContext, name: string, note: string, measure: () => Promise<number[]>): Promise<Row> {
+  try {
+    return row({ name, unit: 'events/s', goal: 'report', ours: await measure(), reference: [], note });
+  } catch (error) {
+    return skipped(name, 'events/s', 'report', `not measured: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
+async function removeBrokerObjects(stream: string, exchange: string): Promise<void> {
+  try {
+    const nc = await connectNats({ servers: NATS_URL, timeout: 2000 });
+    await (await nc.jetstreamManager()).streams.delete(stream).catch(() => undefined);
+    await nc.close();
+  } catch {
+    // NATS was not reachable: the row says so, and there is nothing to remove.
+  }
+  try {
+    const connection = await amqp.connect(AMQP_URL);
+    const channel = await connection.createChannel();
+    await channel.deleteExchange(exchange).catch(() => undefined);
+    await connection.close();
+  } catch {
+    // Likewise for RabbitMQ.
+  }
 }

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { connect, type ConfirmChannel } from 'amqplib';
-import { BrokerLink, type BrokerDestination, type OpenLink } from './broker-link';
+import { BrokerLink, type BrokerDestination, type OpenLink, BROKER_CONCURRENCY } from './broker-link';
 import type { AmqpSettings } from './events.settings';
 import type { UserEvent } from './user-event';
 
@@ -11,6 +11,8 @@ import type { UserEvent } from './user-event';
 export class AmqpDestination implements BrokerDestination {
   readonly name = 'broker:amqp';
   readonly types = null;
+  // Publishes of one round are about distinct users: in flight together, each awaiting its ack.
+  readonly concurrency = BROKER_CONCURRENCY;
   private readonly logger = new Logger('AmqpDestination');
   private readonly link: BrokerLink<ConfirmChannel>;
 

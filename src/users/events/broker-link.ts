@@ -7,6 +7,9 @@ import type { EventDestination } from './users-events.service';
 const PAUSE_AFTER_FAILURE_MS = 1000;
 
 // A destination that holds a connection: opened at bootstrap, closed at shutdown.
+// Publishes a broker destination keeps in flight at once (each awaits its own acknowledgement).
+export const BROKER_CONCURRENCY = 32;
+
 export interface BrokerDestination extends EventDestination {
   warmUp(): void;
   close(): Promise<void>;

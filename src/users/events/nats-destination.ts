@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { connect, Events, type JetStreamClient, type NatsConnection, NatsError } from 'nats';
-import { BrokerLink, type BrokerDestination, type OpenLink } from './broker-link';
+import { BrokerLink, type BrokerDestination, type OpenLink, BROKER_CONCURRENCY } from './broker-link';
 import type { NatsSettings } from './events.settings';
 import type { UserEvent } from './user-event';
 
@@ -12,6 +12,8 @@ const STREAM_NOT_FOUND = 10059;
 export class NatsDestination implements BrokerDestination {
   readonly name = 'broker:nats';
   readonly types = null;
+  // Publishes of one round are about distinct users: in flight together, each awaiting its ack.
+  readonly concurrency = BROKER_CONCURRENCY;
   private readonly logger = new Logger('NatsDestination');
   private readonly link: BrokerLink<JetStreamClient>;
   private readonly encoder = new TextEncoder();

@@ -184,22 +184,26 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
     return claimed.length;
   }
 
-  // One destination's claimed events, one after the other in event order.
+  // One destination's claimed events, in event order, at most `concurrency` in flight. A round
+  // claims at most one event per user and destination, so they are independent.
   private async handOver(destination: EventDestination | undefined, rows: ClaimedRow[]): Promise<Outcome[]> {
-    const outcomes: Outcome[] = [];
-    for (const row of rows) {
-      if (!destination) {
-        outcomes.push({ row, error: 'the destination was removed' });
-        continue;
+    if (!destination) return rows.map((row) => ({ row, error: 'the destination was removed' }));
+    const outcomes = new Array<Outcome>(rows.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < rows.length; i = next++) {
+        const row = rows[i];
+        try {
+          await this.withTimeout((signal) => destination.deliver(toEvent(row), signal));
+          outcomes[i] = { row };
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          outcomes[i] = { row, error: message.slice(0, ERROR_TEXT_MAX) || 'failed' };
+        }
       }
-      try {
-        await this.withTimeout((signal) => destination.deliver(toEvent(row), signal));
-        outcomes.push({ row });
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        outcomes.push({ row, error: message.slice(0, ERROR_TEXT_MAX) || 'failed' });
-      }
-    }
+    };
+    const concurrency = Math.max(1, Math.min(destination.concurrency ?? 1, rows.length));
+    await Promise.all(Array.from({ length: concurrency }, worker));
     return outcomes;
   }
 

@@ -10,6 +10,10 @@ export interface EventDestination {
   readonly types: readonly UserEventType[] | null;
   // Resolves once the event is safely handed over; a rejection (or a timeout) is retried later.
   deliver(event: UserEvent, signal: AbortSignal): Promise<void>;
+  // How many deliveries it may have in flight at once (default 1: one after the other). The
+  // events of one round are about distinct users (a user's later event waits for the earlier
+  // one), so any concurrency keeps each user's order.
+  readonly concurrency?: number;
 }
 
 export type UserEventHandler<T extends UserEventType> = (event: UserEvent<T>, signal: AbortSignal) => unknown;
