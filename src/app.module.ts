@@ -86,6 +86,12 @@ export function usersModuleSettings(config: AppConfig): UsersModuleSettings {
       maxAttempts: config.eventsMaxAttempts,
       backoffMs: config.eventsBackoffMs,
       retainDays: config.eventsRetainDays,
+      leaseMs: config.eventsLeaseMs,
+      handlerTimeoutMs: config.eventsHandlerTimeoutMs,
+      webhooks: {
+        allowedHosts: config.eventsWebhookAllowedHosts,
+        ...(config.eventsWebhookUrl ? { url: config.eventsWebhookUrl, secret: config.eventsWebhookSecret, types: config.eventsWebhookTypes } : {}),
+      },
     },
   };
 }

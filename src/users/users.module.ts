@@ -37,6 +37,9 @@ import { Outbox } from './events/outbox';
 import { OutboxRelay } from './events/outbox-relay';
 import { UsersEvents } from './events/users-events.service';
 import { EventDeliveries } from './events/event-deliveries.service';
+import { WebhookStore } from './events/webhooks/webhook-store';
+import { WebhookSubscriptions } from './events/webhooks/webhook-subscriptions.service';
+import { WebhooksController } from './controllers/webhooks.controller';
 import { openUsersDataSource } from './users-data-source';
 import { runUsersMigrations } from './users-migrations';
 import { UsersSettings, type UsersModuleAsyncOptions, type UsersModuleDefinition, type UsersModuleOptions, type UsersModuleSettings } from './users.options';
@@ -119,7 +122,8 @@ export class UsersModule implements NestModule {
     const database = DatabaseModule.register(connectionSource(definition, settingsModule), `nest-users:${instance}`);
     const routed = definition.routes !== false;
     const ownAuth = definition.authGuard === undefined;
-    const controllers: Type[] = routed ? [UsersQueryController, UsersBulkController, UsersController, ...(ownAuth ? [AuthController] : [])] : [];
+    // WebhooksController before UsersController: /users/webhooks must not be taken for /users/:id.
+    const controllers: Type[] = routed ? [UsersQueryController, UsersBulkController, WebhooksController, UsersController, ...(ownAuth ? [AuthController] : [])] : [];
     const prefix = definition.routes ? definition.routes.prefix?.replace(/^\/+|\/+$/g, '') : undefined;
     return {
       module: moduleClass,
@@ -149,6 +153,8 @@ export class UsersModule implements NestModule {
         OutboxRelay,
         UsersEvents,
         EventDeliveries,
+        WebhookStore,
+        WebhookSubscriptions,
         UsersRepository,
         UsersService,
         AdminBootstrap,

@@ -1,3 +1,5 @@
+import type { UserEventType } from './user-event';
+
 // How events are written and relayed, with every default filled in (UsersSettings.events).
 export interface EventsSettings {
   // Write events to the outbox with every change.
@@ -20,4 +22,12 @@ export interface EventsSettings {
   handlerTimeoutMs: number;
   // Events whose deliveries all succeeded are deleted after this many days.
   retainDays: number;
+  // Webhook subscriptions: the allow-list of their targets, and the one the environment defines.
+  webhooks: WebhooksSettings;
+}
+
+export interface WebhooksSettings {
+  allowedHosts: string[];
+  // The subscription `webhook:env`, when url and secret are set; types null for every type.
+  env?: { url: string; secret: string; types: UserEventType[] | null };
 }
