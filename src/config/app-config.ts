@@ -171,7 +171,7 @@ function webhookSubscription(env: Env): Pick<AppConfig, 'eventsWebhookUrl' | 'ev
   if (types !== undefined && (types.length === 0 || !types.every(isUserEventType))) {
     throw new ConfigError('EVENTS_WEBHOOK_TYPES', 'a comma-separated list of event types (user.created, user.updated, ...)', env.EVENTS_WEBHOOK_TYPES ?? '');
   }
-  return { eventsWebhookUrl: webhookUrl, eventsWebhookSecret: secret, eventsWebhookTypes: types as UserEventType[] | undefined };
+  return { eventsWebhookUrl: webhookUrl, eventsWebhookSecret: secret, eventsWebhookTypes: types };
 }
 
 export function parseEnv(env: Env = process.env): AppConfig {
