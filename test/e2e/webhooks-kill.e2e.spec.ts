@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { Webhook } from 'standardwebhooks';
-import { freePort, ServiceProcess } from '../foundation/service-process';
+import { startServiceOn, type ServiceProcess } from '../foundation/service-process';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { WebhookReceiver } from '../support/webhook-receiver';
 
@@ -10,6 +10,7 @@ import { WebhookReceiver } from '../support/webhook-receiver';
 // restarted server delivers the same event (same webhook-id) again.
 describe('a webhook of a server killed before its delivery was recorded', () => {
   const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+  const ADMIN_PASSWORD = 'webhook kill admin password 1';
   let db: TestDatabase;
   let observer: Client;
   let receiver: WebhookReceiver;
@@ -31,16 +32,13 @@ describe('a webhook of a server killed before its delivery was recorded', () => 
   });
 
   async function startServer(): Promise<string> {
-    const port = await freePort();
-    const server = ServiceProcess.start(
-      {
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATABASE_URL: db.url,
-        JWT_SECRET: randomBytes(32).toString('hex'),
-        ADMIN_EMAIL: 'root@example.com',
-        ADMIN_PASSWORD: 'webhook kill admin password 1',
+    const { server, port } = await startServiceOn(db.url, {
+      logLevel: 'warn',
+      adminEmail: 'root@example.com',
+      adminPassword: ADMIN_PASSWORD,
+      env: {
         EVENTS_POLL_INTERVAL_MS: '50',
+        // The killed server's claim expires after this; a delivery gives up before it.
         EVENTS_LEASE_MS: '2000',
         EVENTS_HANDLER_TIMEOUT_MS: '1500',
         EVENTS_WEBHOOK_URL: receiver.url,
@@ -48,11 +46,8 @@ describe('a webhook of a server killed before its delivery was recorded', () => 
         EVENTS_WEBHOOK_TYPES: 'user.updated',
         EVENTS_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
       },
-      process.cwd(),
-    );
+    });
     running.push(server);
-    const status = await server.waitForHealth(port, 20000);
-    if (status !== 200) throw new Error(`the server answered /health with ${status}: ${server.stderr}`);
     return `http://127.0.0.1:${port}`;
   }
 
@@ -61,7 +56,7 @@ describe('a webhook of a server killed before its delivery was recorded', () => 
     const login = await fetch(`${base}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'root@example.com', password: 'webhook kill admin password 1' }),
+      body: JSON.stringify({ email: 'root@example.com', password: ADMIN_PASSWORD }),
     });
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${((await login.json()) as { accessToken: string }).accessToken}` };
     const created = await fetch(`${base}/users`, { method: 'POST', headers, body: JSON.stringify({ email: 'killed@example.com', password: 'a long enough password 1' }) });

@@ -4,6 +4,7 @@ import { QueryInt } from '../../validation/decorators';
 import { DELIVERY_STATUSES, type DeliveryStatus, type EventDelivery } from '../events/event-deliveries.service';
 import { USER_EVENT_TYPES, type UserEventType } from '../events/user-event';
 import type { WebhookView } from '../events/webhooks/webhook-subscriptions.service';
+import { iso } from './user-response.dto';
 
 export class CreateWebhookDto {
   @ApiProperty({ example: 'https://hooks.example.com/users', description: 'http(s), to a host of the allow-list (EVENTS_WEBHOOK_ALLOWED_HOSTS)' })
@@ -91,8 +92,6 @@ export class WebhookDeliveryPageDto {
 export class ReplayResponseDto {
   @ApiProperty({ description: 'Deliveries reset to pending' }) replayed!: number;
 }
-
-const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
 export function toWebhookResponse(webhook: WebhookView): WebhookResponseDto {
   return {
