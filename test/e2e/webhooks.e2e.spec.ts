@@ -33,6 +33,17 @@ describe('webhooks (/users/webhooks)', () => {
     for (const receiver of receivers) await receiver.close();
   });
 
+  // Through a connection of its own: what another instance would write.
+  async function sql<T>(text: string, params: unknown[] = []): Promise<T[]> {
+    const db = new Client({ connectionString: t.config.databaseUrl });
+    await db.connect();
+    try {
+      return (await db.query(text, params)).rows as T[];
+    } finally {
+      await db.end();
+    }
+  }
+
   async function receiver(answer?: (nth: number) => number | 'hang'): Promise<WebhookReceiver> {
     const started = await WebhookReceiver.start(answer);
     receivers.push(started);
@@ -125,24 +136,29 @@ describe('webhooks (/users/webhooks)', () => {
 
   it('refuses at delivery a target the allow-list does not (or no longer) cover, without sending anything', async () => {
     // A subscription stored under an earlier, wider allow-list (or by an instance configured so).
-    const db = new Client({ connectionString: t.config.databaseUrl });
-    await db.connect();
-    let id: string;
-    try {
-      const [row] = (
-        await db.query<{ id: string }>(`INSERT INTO webhooks (url, secret, types) VALUES ('http://10.0.0.1:9/in', $1, '{user.updated}') RETURNING id::text`, [
-          `whsec_${Buffer.alloc(24, 3).toString('base64')}`,
-        ])
-      ).rows;
-      id = row.id;
-    } finally {
-      await db.end();
-    }
+    const [{ id }] = await sql<{ id: string }>(`INSERT INTO webhooks (url, secret, types) VALUES ('http://10.0.0.1:9/in', $1, '{user.updated}') RETURNING id::text`, [
+      `whsec_${Buffer.alloc(24, 3).toString('base64')}`,
+    ]);
     // Another instance's change, which this one picks up on its next refresh (every few seconds): now.
     await t.app.get(WebhookSubscriptions).refresh();
     await renameUser();
     const [dead] = await settled(id, 'dead', '?status=dead');
     expect(dead.lastError).toBe('host 10.0.0.1 is not in the webhook allow-list');
+  });
+
+  it('routes events to a subscription another instance made, before this one has loaded it', async () => {
+    const target = await receiver(() => 200);
+    const secret = `whsec_${Buffer.alloc(24, 4).toString('base64')}`;
+    const [{ id }] = await sql<{ id: string }>(`INSERT INTO webhooks (url, secret, types) VALUES ($1, $2, '{user.updated}') RETURNING id::text`, [target.url, secret]);
+    const userId = await renameUser();
+    // Routed by now (this instance's relay is woken by the commit), with the subscription not loaded here.
+    for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+      if ((await sql(`SELECT 1 FROM outbox WHERE user_id = $1 AND fanned_out_at IS NOT NULL`, [userId])).length > 0) break;
+    }
+    await t.app.get(WebhookSubscriptions).refresh();
+    const [event] = await target.waitFor(1);
+    expect(new Webhook(secret).verify(event.body, event.headers as Record<string, string>)).toMatchObject({ data: { userId } });
+    expect(await settled(id, 'delivered')).toHaveLength(1);
   });
 
   it('stops delivering to a deleted subscription, whose deliveries stay listed', async () => {

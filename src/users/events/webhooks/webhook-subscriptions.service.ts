@@ -142,7 +142,13 @@ export class WebhookSubscriptions implements OnModuleInit, OnModuleDestroy {
       }
     }
     for (const row of rows) {
-      if (!this.registered.has(row.id)) this.registered.set(row.id, this.events.add(new WebhookDestination(row, this.allowList)));
+      if (this.registered.has(row.id)) continue;
+      try {
+        this.registered.set(row.id, this.events.add(new WebhookDestination(row, this.allowList)));
+      } catch (error) {
+        // A row written around the routes (a secret that is no whsec_ one) must not stop the others.
+        this.logger.error({ msg: 'webhook subscription skipped', webhookId: row.id, err: (error as Error).message });
+      }
     }
   }
 }
