@@ -25,9 +25,9 @@ export interface WebhookView extends Omit<WebhookSubscription, 'createdAt'> {
 // Webhook subscriptions: made and removed through the admin routes (or one from the
 // environment), and kept as the relay's destinations on every instance. Each instance loads the
 // enabled ones before its relay starts, reloads them every few seconds (so instances converge),
-// and at once after a change made through its own routes. A new subscription takes the events the
-// relay routes once the routing instance has loaded it; a removed one gets no new deliveries,
-// and its pending ones stay listed.
+// and at once after a change made through its own routes. The relay routes events to a stored
+// subscription from its commit on, even on an instance that has not loaded it yet (its deliveries
+// wait for the reload); a removed one gets no new deliveries, and its pending ones stay listed.
 @Injectable()
 export class WebhookSubscriptions implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('WebhookSubscriptions');
