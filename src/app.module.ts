@@ -88,6 +88,12 @@ export function usersModuleSettings(config: AppConfig): UsersModuleSettings {
       retainDays: config.eventsRetainDays,
       nats: config.eventsNatsUrl ? { url: config.eventsNatsUrl, subjectPrefix: config.eventsNatsSubjectPrefix, stream: config.eventsNatsStream } : undefined,
       amqp: config.eventsAmqpUrl ? { url: config.eventsAmqpUrl, exchange: config.eventsAmqpExchange } : undefined,
+      leaseMs: config.eventsLeaseMs,
+      handlerTimeoutMs: config.eventsHandlerTimeoutMs,
+      webhooks: {
+        allowedHosts: config.eventsWebhookAllowedHosts,
+        ...(config.eventsWebhookUrl ? { url: config.eventsWebhookUrl, secret: config.eventsWebhookSecret, types: config.eventsWebhookTypes } : {}),
+      },
     },
   };
 }

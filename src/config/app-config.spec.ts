@@ -55,6 +55,12 @@ describe('parseEnv', () => {
       eventsNatsStream: 'USERS_EVENTS',
       eventsAmqpUrl: undefined,
       eventsAmqpExchange: 'users.events',
+      eventsLeaseMs: 60000,
+      eventsHandlerTimeoutMs: 10000,
+      eventsWebhookAllowedHosts: [],
+      eventsWebhookUrl: undefined,
+      eventsWebhookSecret: undefined,
+      eventsWebhookTypes: undefined,
     });
   });
 
@@ -122,6 +128,10 @@ describe('parseEnv', () => {
     ['EVENTS_NATS_STREAM', 'users events'],
     ['EVENTS_AMQP_URL', 'nats://rabbit'],
     ['EVENTS_AMQP_EXCHANGE', 'amq.topic'],
+    ['EVENTS_LEASE_MS', '10'],
+    ['EVENTS_WEBHOOK_ALLOWED_HOSTS', 'hooks.example.com, not a host'],
+    ['EVENTS_WEBHOOK_ALLOWED_HOSTS', '10.0.0.0/33'],
+    ['EVENTS_WEBHOOK_URL', 'ftp://hooks.example.com/in'],
   ])('refuses %s=%j with a ConfigError naming it', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.variable).toBe(variable);
@@ -153,6 +163,35 @@ describe('parseEnv', () => {
     ['::1', '::1'],
   ])('reads TRUST_PROXY=%j', (value, expected) => {
     expect(parseEnv({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it('reads the webhook the environment subscribes, with its allow-list, and refuses a half or a bad one', () => {
+    const secret = `whsec_${Buffer.alloc(24, 7).toString('base64')}`;
+    expect(
+      parseEnv({
+        EVENTS_WEBHOOK_URL: 'https://hooks.example.com/in',
+        EVENTS_WEBHOOK_SECRET: secret,
+        EVENTS_WEBHOOK_TYPES: 'user.created, user.deleted',
+        EVENTS_WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com, *.partner.example, 10.1.0.0/16, ::1',
+      }),
+    ).toMatchObject({
+      eventsWebhookUrl: 'https://hooks.example.com/in',
+      eventsWebhookSecret: secret,
+      eventsWebhookTypes: ['user.created', 'user.deleted'],
+      eventsWebhookAllowedHosts: ['hooks.example.com', '*.partner.example', '10.1.0.0/16', '::1'],
+    });
+    expect(configError({ EVENTS_WEBHOOK_URL: 'https://hooks.example.com/in' }).variable).toBe('EVENTS_WEBHOOK_SECRET');
+    expect(configError({ EVENTS_WEBHOOK_SECRET: secret }).variable).toBe('EVENTS_WEBHOOK_URL');
+    const short = configError({ EVENTS_WEBHOOK_URL: 'https://hooks.example.com/in', EVENTS_WEBHOOK_SECRET: 'whsec_c2hvcnQ=' });
+    expect(short.variable).toBe('EVENTS_WEBHOOK_SECRET');
+    expect(short.message).not.toContain('c2hvcnQ');
+    expect(configError({ EVENTS_WEBHOOK_URL: 'https://hooks.example.com/in', EVENTS_WEBHOOK_SECRET: secret, EVENTS_WEBHOOK_TYPES: 'user.exploded' }).variable).toBe('EVENTS_WEBHOOK_TYPES');
+  });
+
+  it('keeps the delivery timeout below the lease', () => {
+    expect(parseEnv({ EVENTS_LEASE_MS: '3000' })).toMatchObject({ eventsLeaseMs: 3000, eventsHandlerTimeoutMs: 2999 });
+    expect(parseEnv({ EVENTS_LEASE_MS: '3000', EVENTS_HANDLER_TIMEOUT_MS: '1000' }).eventsHandlerTimeoutMs).toBe(1000);
+    expect(configError({ EVENTS_LEASE_MS: '3000', EVENTS_HANDLER_TIMEOUT_MS: '3000' }).variable).toBe('EVENTS_HANDLER_TIMEOUT_MS');
   });
 
   it('requires JWT_SECRET in production, and refuses one shorter than 32 characters in every mode', () => {

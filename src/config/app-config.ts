@@ -1,6 +1,9 @@
 import { SENSITIVE_ACTIONS, type SensitiveAction } from '../throttling/throttle.settings';
 import { AMQP_EXCHANGE, NATS_STREAM, NATS_SUBJECT_PREFIX } from '../users/events/events.settings';
 import { resolve } from 'node:path';
+import { isUserEventType, type UserEventType } from '../users/events/user-event';
+import { WebhookAllowList } from '../users/events/webhooks/webhook-allow-list';
+import { webhookSecretIssue } from '../users/events/webhooks/webhook-destination';
 
 // One typed view of the environment, parsed once at boot. Every variable is documented in
 // .env.example; a bad value stops the process with a ConfigError naming the variable.
@@ -46,6 +49,12 @@ export class AppConfig {
   eventsNatsStream!: string;
   eventsAmqpUrl!: string | undefined;
   eventsAmqpExchange!: string;
+  eventsLeaseMs!: number;
+  eventsHandlerTimeoutMs!: number;
+  eventsWebhookAllowedHosts!: string[];
+  eventsWebhookUrl!: string | undefined;
+  eventsWebhookSecret!: string | undefined;
+  eventsWebhookTypes!: UserEventType[] | undefined;
 }
 
 
@@ -151,6 +160,33 @@ function redisKeyPrefix(env: Env): string {
   return raw;
 }
 
+function list(env: Env, name: string): string[] | undefined {
+  const raw = read(env, name);
+  return raw === undefined ? undefined : raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+function webhookAllowedHosts(env: Env): string[] {
+  const hosts = list(env, 'EVENTS_WEBHOOK_ALLOWED_HOSTS') ?? [];
+  const issue = hosts.map((host) => WebhookAllowList.entryIssue(host)).find(Boolean);
+  if (issue) throw new ConfigError('EVENTS_WEBHOOK_ALLOWED_HOSTS', `a comma-separated list of host names, *.suffix patterns, IPs or CIDRs (${issue})`, env.EVENTS_WEBHOOK_ALLOWED_HOSTS ?? '');
+  return hosts;
+}
+
+// The webhook the environment subscribes: URL and secret together, or neither.
+function webhookSubscription(env: Env): Pick<AppConfig, 'eventsWebhookUrl' | 'eventsWebhookSecret' | 'eventsWebhookTypes'> {
+  const webhookUrl = url(env, 'EVENTS_WEBHOOK_URL', ['http:', 'https:']);
+  const secret = read(env, 'EVENTS_WEBHOOK_SECRET');
+  const types = list(env, 'EVENTS_WEBHOOK_TYPES');
+  if (webhookUrl === undefined && (secret !== undefined || types !== undefined)) throw new ConfigError('EVENTS_WEBHOOK_URL', 'set with EVENTS_WEBHOOK_SECRET and EVENTS_WEBHOOK_TYPES', '');
+  // The line reaches logs: never echo the secret.
+  const secretIssue = webhookUrl === undefined ? undefined : webhookSecretIssue(secret);
+  if (secretIssue) throw new ConfigError('EVENTS_WEBHOOK_SECRET', `${secretIssue} when EVENTS_WEBHOOK_URL is set`, secret === undefined ? '' : `${secret.length} characters`);
+  if (types !== undefined && (types.length === 0 || !types.every(isUserEventType))) {
+    throw new ConfigError('EVENTS_WEBHOOK_TYPES', 'a comma-separated list of event types (user.created, user.updated, ...)', env.EVENTS_WEBHOOK_TYPES ?? '');
+  }
+  return { eventsWebhookUrl: webhookUrl, eventsWebhookSecret: secret, eventsWebhookTypes: types };
+}
+
 export function parseEnv(env: Env = process.env): AppConfig {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const jwtSecret = read(env, 'JWT_SECRET');
@@ -164,6 +200,9 @@ export function parseEnv(env: Env = process.env): AppConfig {
     throw new ConfigError('JWT_SECRET', expected, received);
   }
   const embeddedPort = read(env, 'EMBEDDED_POSTGRES_PORT');
+  const eventsLeaseMs = int(env, 'EVENTS_LEASE_MS', 60000, 100, 86400000);
+  // A delivery must give up before its lease ends, or another instance would deliver it meanwhile.
+  const eventsHandlerTimeoutMs = int(env, 'EVENTS_HANDLER_TIMEOUT_MS', Math.min(10000, eventsLeaseMs - 1), 1, eventsLeaseMs - 1);
   return Object.assign(new AppConfig(), {
     nodeEnv,
     port: int(env, 'PORT', 3000, 1, 65535),
@@ -206,5 +245,9 @@ export function parseEnv(env: Env = process.env): AppConfig {
     eventsNatsStream: matching(env, 'EVENTS_NATS_STREAM', NATS_STREAM, 'USERS_EVENTS', 'a stream name of letters, digits, _ and -'),
     eventsAmqpUrl: url(env, 'EVENTS_AMQP_URL', ['amqp:', 'amqps:']),
     eventsAmqpExchange: matching(env, 'EVENTS_AMQP_EXCHANGE', AMQP_EXCHANGE, 'users.events', 'an exchange name of letters, digits and _.:- (not amq.*)'),
+    eventsLeaseMs,
+    eventsHandlerTimeoutMs,
+    eventsWebhookAllowedHosts: webhookAllowedHosts(env),
+    ...webhookSubscription(env),
   });
 }

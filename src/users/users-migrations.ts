@@ -9,6 +9,7 @@ import { TokenEpoch1764900000000 } from './migrations/1764900000000-token-epoch'
 import { EmailCaseFolding1764900001000 } from './migrations/1764900001000-email-case-folding';
 import { SearchText1765300000000 } from './migrations/1765300000000-search-text';
 import { Outbox1765400000000 } from './migrations/1765400000000-outbox';
+import { Webhooks1765500000000 } from './migrations/1765500000000-webhooks';
 
 const logger = new Logger('UsersMigrations');
 
@@ -22,6 +23,7 @@ const STEPS: (new (names: TableNames) => NamedMigration)[] = [
   EmailCaseFolding1764900001000,
   SearchText1765300000000,
   Outbox1765400000000,
+  Webhooks1765500000000,
 ];
 
 export type MigrationClass = new () => NamedMigration;
@@ -97,7 +99,7 @@ async function applyPending(runner: QueryRunner, names: TableNames, dataSource: 
 // The migration was rolled back; the error says what to change.
 function withHint(error: unknown, names: TableNames): unknown {
   if (pgErrorOf(error)?.code !== SQLSTATE.DUPLICATE_TABLE || !(error instanceof Error)) return error;
-  error.message = `${error.message}: the database already has a table the module would create (${names.users}, ${names.files}, ${names.auditLog}, ${names.outbox} or ${names.outboxDeliveries}); give UsersModule a tablePrefix or a schema`;
+  error.message = `${error.message}: the database already has a table the module would create (${names.users}, ${names.files}, ${names.auditLog}, ${names.outbox}, ${names.outboxDeliveries} or ${names.webhooks}); give UsersModule a tablePrefix or a schema`;
   return error;
 }
 

@@ -38,6 +38,9 @@ import { OutboxRelay } from './events/outbox-relay';
 import { UsersEvents } from './events/users-events.service';
 import { EventDeliveries } from './events/event-deliveries.service';
 import { BrokerDestinations } from './events/broker-destinations';
+import { WebhookStore } from './events/webhooks/webhook-store';
+import { WebhookSubscriptions } from './events/webhooks/webhook-subscriptions.service';
+import { WebhooksController } from './controllers/webhooks.controller';
 import { openUsersDataSource } from './users-data-source';
 import { runUsersMigrations } from './users-migrations';
 import { UsersSettings, type UsersModuleAsyncOptions, type UsersModuleDefinition, type UsersModuleOptions, type UsersModuleSettings } from './users.options';
@@ -120,7 +123,8 @@ export class UsersModule implements NestModule {
     const database = DatabaseModule.register(connectionSource(definition, settingsModule), `nest-users:${instance}`);
     const routed = definition.routes !== false;
     const ownAuth = definition.authGuard === undefined;
-    const controllers: Type[] = routed ? [UsersQueryController, UsersBulkController, UsersController, ...(ownAuth ? [AuthController] : [])] : [];
+    // WebhooksController before UsersController: /users/webhooks must not be taken for /users/:id.
+    const controllers: Type[] = routed ? [UsersQueryController, UsersBulkController, WebhooksController, UsersController, ...(ownAuth ? [AuthController] : [])] : [];
     const prefix = definition.routes ? definition.routes.prefix?.replace(/^\/+|\/+$/g, '') : undefined;
     return {
       module: moduleClass,
@@ -151,6 +155,8 @@ export class UsersModule implements NestModule {
         UsersEvents,
         EventDeliveries,
         BrokerDestinations,
+        WebhookStore,
+        WebhookSubscriptions,
         UsersRepository,
         UsersService,
         AdminBootstrap,

@@ -3,7 +3,10 @@ import type { DataSource } from 'typeorm';
 import type { CacheSettings } from '../cache/cache.module';
 import { TableNames, type TableNaming } from '../database/table-names';
 import { passwordIssue } from './password';
-import { AMQP_EXCHANGE, NATS_STREAM, NATS_SUBJECT_PREFIX, type AmqpSettings, type EventsSettings, type NatsSettings } from './events/events.settings';
+import { AMQP_EXCHANGE, NATS_STREAM, NATS_SUBJECT_PREFIX, type AmqpSettings, type EventsSettings, type NatsSettings, type WebhooksSettings } from './events/events.settings';
+import { isUserEventType, USER_EVENT_TYPES } from './events/user-event';
+import { WebhookAllowList } from './events/webhooks/webhook-allow-list';
+import { webhookSecretIssue } from './events/webhooks/webhook-destination';
 import { SENSITIVE_ACTIONS, type SensitiveAction, type ThrottleSettings } from '../throttling/throttle.settings';
 
 // What UsersModule is wired from at definition time (they decide which providers and routes
@@ -64,6 +67,9 @@ export interface UsersModuleSettings {
     // Also publish every event to NATS JetStream and/or RabbitMQ (README "Brokers").
     nats?: { url: string; subjectPrefix?: string; stream?: string; createStream?: boolean };
     amqp?: { url: string; exchange?: string };
+    // Webhook targets must match allowedHosts (host names, *.suffix patterns, IPs, CIDRs);
+    // url + secret (whsec_...) define one subscription, `webhook:env`, for `types` (all if left out).
+    webhooks?: { allowedHosts?: string[]; url?: string; secret?: string; types?: string[] };
   };
 }
 
@@ -166,6 +172,7 @@ export class UsersSettings {
       retainDays: count('events.retainDays', events.retainDays, 7),
       nats: events.nats === undefined ? null : natsSettings(events.nats),
       amqp: events.amqp === undefined ? null : amqpSettings(events.amqp),
+      webhooks: webhooksSettings(events.webhooks ?? {}),
     };
     if (this.events.handlerTimeoutMs >= this.events.leaseMs) fail('events.handlerTimeoutMs', `less than events.leaseMs (${this.events.leaseMs})`);
   }
@@ -174,6 +181,22 @@ export class UsersSettings {
   get adminRole(): string {
     return this.adminRoles[0];
   }
+}
+
+function webhooksSettings(webhooks: NonNullable<NonNullable<UsersModuleSettings['events']>['webhooks']>): WebhooksSettings {
+  const allowedHosts: unknown = webhooks.allowedHosts ?? [];
+  if (!Array.isArray(allowedHosts) || allowedHosts.some((h) => typeof h !== 'string')) fail('events.webhooks.allowedHosts', 'an array of host names, *.suffix patterns, IPs or CIDRs');
+  const issue = (allowedHosts as string[]).map((h) => WebhookAllowList.entryIssue(h)).find(Boolean);
+  if (issue) fail('events.webhooks.allowedHosts', `host names, *.suffix patterns, IPs or CIDRs (${issue})`);
+  const { url, secret, types } = webhooks;
+  if (url === undefined && secret === undefined && types === undefined) return { allowedHosts: allowedHosts as string[] };
+  if (typeof url !== 'string') fail('events.webhooks.url', 'set with events.webhooks.secret');
+  const urlIssue = new WebhookAllowList(allowedHosts as string[]).urlIssue(url);
+  if (urlIssue) fail('events.webhooks.url', `a URL the allow-list accepts: ${urlIssue}`);
+  const secretIssue = webhookSecretIssue(secret);
+  if (secretIssue) fail('events.webhooks.secret', secretIssue);
+  if (types !== undefined && (!Array.isArray(types) || types.length === 0 || !types.every(isUserEventType))) fail('events.webhooks.types', `a non-empty array of event types (${USER_EVENT_TYPES.join(', ')})`);
+  return { allowedHosts: allowedHosts as string[], env: { url, secret: secret as string, types: types ? [...new Set(types)] : null } };
 }
 
 const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;

@@ -16,6 +16,7 @@ import { UsersRepository } from '../../src/users/users.repository';
 import { uniqueEmail } from '../harness/create-test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { ADAPTERS, listenHost, sqlOn } from '../support/embedded-host';
+import { MODULE_TABLES } from '../support/module-indexes';
 
 // UsersModule embedded in hosts that register no global guard, filter or pipe of their own, on a
 // fresh database that already holds an unrelated `users` table (issue 8, points 1, 2 and 4).
@@ -129,7 +130,7 @@ describe.each(ADAPTERS)('a bare host module importing UsersModule.forRoot, on %s
     await http.get('/users').set('authorization', `Bearer ${token}`).expect(404);
     await expect(sqlOn(database.url, 'SELECT username, karma FROM users')).resolves.toEqual([{ username: 'grace', karma: 42 }]);
     const tables = await sqlOn<{ table_name: string }>(database.url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
-    expect(tables.map((t) => t.table_name)).toEqual(['acme_audit_log', 'acme_files', 'acme_users', 'acme_users_migrations', 'users']);
+    expect(tables.map((t) => t.table_name)).toEqual([...MODULE_TABLES.map((name) => `acme_${name}`), 'acme_users_migrations', 'users'].sort());
   });
 });
 
@@ -222,7 +223,7 @@ describe.each(ADAPTERS)("UsersModule on the host's TypeORM data source with the 
   it("mounts no /auth routes (the host authenticates) and keeps the module's tables in its schema", async () => {
     await http.post('/auth/login').send({ email: 'a@example.com', password: 'whatever password' }).expect(404);
     const tables = await sqlOn<{ table_name: string }>(database.url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'identity' ORDER BY 1`);
-    expect(tables.map((t) => t.table_name)).toEqual(['audit_log', 'files', 'users', 'users_migrations']);
+    expect(tables.map((t) => t.table_name)).toEqual([...MODULE_TABLES, 'users_migrations'].sort());
     await expect(sqlOn(database.url, 'SELECT username, karma FROM public.users')).resolves.toEqual([{ username: 'grace', karma: 42 }]);
   });
 });

@@ -66,8 +66,11 @@ export class ServiceProcess {
 }
 
 // The built server on a database of its own, with an admin and a fresh JWT secret, answering
-// /health: what the log specs read the output of.
-export async function startServiceOn(databaseUrl: string, options: { logLevel: string; adminEmail: string; adminPassword: string }): Promise<{ server: ServiceProcess; port: number }> {
+// /health: what the log specs read the output of. `env` adds (or overrides) variables.
+export async function startServiceOn(
+  databaseUrl: string,
+  options: { logLevel: string; adminEmail: string; adminPassword: string; env?: Record<string, string> },
+): Promise<{ server: ServiceProcess; port: number }> {
   const port = await freePort();
   const server = ServiceProcess.start(
     {
@@ -78,6 +81,7 @@ export async function startServiceOn(databaseUrl: string, options: { logLevel: s
       JWT_SECRET: randomBytes(32).toString('hex'),
       ADMIN_EMAIL: options.adminEmail,
       ADMIN_PASSWORD: options.adminPassword,
+      ...options.env,
     },
     process.cwd(),
   );

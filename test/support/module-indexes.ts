@@ -3,6 +3,7 @@
 export const MODULE_INDEXES = [
   'IDX_audit_log_user_id_created_at',
   'IDX_files_user_id_created_at',
+  'IDX_outbox_deliveries_destination',
   'IDX_outbox_deliveries_due',
   'IDX_outbox_deliveries_order',
   'IDX_outbox_deliveries_status',
@@ -15,14 +16,16 @@ export const MODULE_INDEXES = [
   'IDX_users_metadata',
   'IDX_users_roles',
   'IDX_users_search_trgm',
+  'IDX_webhooks_created_at_id',
   'PK_audit_log',
   'PK_files',
   'PK_outbox',
   'PK_outbox_deliveries',
   'PK_users',
+  'PK_webhooks',
   'UQ_outbox_id',
   'UQ_users_email_normalized_live',
 ];
 
 // The module's tables, under the default naming.
-export const MODULE_TABLES = ['users', 'files', 'audit_log', 'outbox', 'outbox_deliveries'];
+export const MODULE_TABLES = ['users', 'files', 'audit_log', 'outbox', 'outbox_deliveries', 'webhooks'];

@@ -44,7 +44,7 @@ export class UserKeysetPageDto {
   @ApiProperty({ type: String, nullable: true, description: 'Pass as `after` for the next page' }) nextCursor!: string | null;
 }
 
-const iso = (date: Date | null) => (date === null ? null : date.toISOString());
+export const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
 export function toUserResponse(user: User): UserResponseDto {
   return {

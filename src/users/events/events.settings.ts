@@ -1,3 +1,5 @@
+import type { UserEventType } from './user-event';
+
 // How events are written and relayed, with every default filled in (UsersSettings.events).
 export interface EventsSettings {
   // Write events to the outbox with every change.
@@ -20,6 +22,8 @@ export interface EventsSettings {
   handlerTimeoutMs: number;
   // Events whose deliveries all succeeded are deleted after this many days.
   retainDays: number;
+  // Webhook subscriptions: the allow-list of their targets, and the one the environment defines.
+  webhooks: WebhooksSettings;
   // The brokers this instance's relay also publishes every event to (README "Brokers"), when set.
   nats: NatsSettings | null;
   amqp: AmqpSettings | null;
@@ -44,4 +48,10 @@ export interface NatsSettings {
 export interface AmqpSettings {
   url: string;
   exchange: string;
+}
+
+export interface WebhooksSettings {
+  allowedHosts: string[];
+  // The subscription `webhook:env`, when url and secret are set; types null for every type.
+  env?: { url: string; secret: string; types: UserEventType[] | null };
 }

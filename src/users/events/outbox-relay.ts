@@ -135,7 +135,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   // Gives the oldest unrouted events their deliveries; an event no destination takes is routed
-  // to none. Returns how many events it routed (0 when another instance is routing).
+  // to none. Returns how many events it routed (0 when another instance is routing). Stored
+  // webhook subscriptions take events from their commit on, whether or not the routing instance
+  // has loaded them yet (another instance made them): their deliveries wait for an instance that has.
   private async route(destinations: EventDestination[]): Promise<number> {
     return this.db.transaction(async () => {
       const [{ locked }] = await this.db.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS locked', [this.routeLock]);
@@ -146,7 +148,10 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
          ), routes AS (
            INSERT INTO ${this.t.outboxDeliveries} (event_seq, destination, user_id)
            SELECT b.seq, d.name, b.user_id FROM batch b
-             JOIN jsonb_to_recordset($2::jsonb) AS d(name text, types text[]) ON d.types IS NULL OR b.type = ANY(d.types)
+             JOIN (
+               SELECT r.name, r.types FROM jsonb_to_recordset($2::jsonb) AS r(name text, types text[])
+               UNION SELECT 'webhook:' || w.id, w.types FROM ${this.t.webhooks} w WHERE w.enabled
+             ) d ON d.types IS NULL OR b.type = ANY(d.types)
            ON CONFLICT DO NOTHING
          )
          UPDATE ${this.t.outbox} o SET fanned_out_at = now() FROM batch b WHERE o.seq = b.seq RETURNING o.seq`,
