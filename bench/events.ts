@@ -1,6 +1,10 @@
 import { Inject, Injectable, Module, type DynamicModule, type INestApplicationContext, type OnModuleInit } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { WebhookAllowList } from '../src/users/events/webhooks/webhook-allow-list';
+import { newWebhookSecret, WebhookDestination } from '../src/users/events/webhooks/webhook-destination';
 import { usersModuleSettings } from '../src/app.module';
 import { UsersModule } from '../src/users/users.module';
 import type { UsersModuleSettings } from '../src/users/users.options';
@@ -186,6 +190,8 @@ export async function relayRows(ctx: BenchContext): Promise<Row[]> {
   const inProcess = await relayThroughput(ctx, 'subscriber', {}, subscriber.name, subscriber);
   rows.push(row({ name: 'events: relay to an in-process subscriber', unit: 'events/s', goal: 'report', ours: inProcess, reference: [], note: note('a handler that returns at once') }));
 
+  rows.push(await webhookRow(ctx, note('a local HTTP receiver answering 204, Standard Webhooks signatures, 8 requests in flight')));
+
   // The brokers of this machine, on names of the run's own, removed afterwards.
   const suffix = Math.random().toString(36).slice(2, 10);
   const stream = `USERS_EVENTS_BENCH_${suffix.toUpperCase()}`;
@@ -202,6 +208,23 @@ export async function relayRows(ctx: BenchContext): Promise<Row[]> {
   );
   await removeBrokerObjects(stream, exchange);
   return rows;
+}
+
+// A signed webhook to a receiver in this process, on 127.0.0.1 (allow-listed for the row).
+async function webhookRow(ctx: BenchContext, note: string): Promise<Row> {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.writeHead(204).end());
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const destination = new WebhookDestination({ id: 'bench', url: `http://127.0.0.1:${port}/events`, secret: newWebhookSecret(), types: null }, new WebhookAllowList(['127.0.0.1']));
+    return await brokerRow(ctx, 'events: relay to a webhook', note, () => relayThroughput(ctx, 'webhook', {}, destination.name, destination));
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 }
 
 async function brokerRow(ctx: BenchContext, name: string, note: string, measure: () => Promise<number[]>): Promise<Row> {

@@ -7,6 +7,9 @@ import { postWebhook } from './webhook-request';
 
 const SECRET_PREFIX = 'whsec_';
 const SECRET_BYTES = 32;
+// Requests in flight per subscription. A round hands a destination at most one event per user, so
+// they never reorder a user's events; more would press a receiver harder than it may expect.
+const CONCURRENCY = 8;
 
 // A fresh signing secret in the Standard Webhooks format: whsec_ and base64 of random bytes.
 export function newWebhookSecret(): string {
@@ -38,6 +41,7 @@ export interface WebhookTarget {
 export class WebhookDestination implements EventDestination {
   readonly name: string;
   readonly types: readonly UserEventType[] | null;
+  readonly concurrency = CONCURRENCY;
   private readonly signer: Webhook;
 
   constructor(
