@@ -4,6 +4,7 @@ import { QueryBool, QueryDate, QueryInt } from '../../validation/decorators';
 import { IsRole, IsUserEmail } from './user-validators';
 import { MAX_PAGE_LIMIT } from '../../common/paging';
 import { FIELD_NAME_PATTERN } from '../user-rules';
+import { MAX_INACTIVE_DAYS } from '../retention/retention.settings';
 
 const MAX_OFFSET = 100_000_000;
 
@@ -35,6 +36,22 @@ export class KeysetQueryDto {
 
   @QueryInt(1, MAX_PAGE_LIMIT) limit?: number;
   @QueryBool('Include soft-deleted users') withDeleted?: boolean;
+}
+
+export class DormantCountQueryDto {
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: MAX_INACTIVE_DAYS, example: 90, description: 'Days since the last login (or the creation, for users who never logged in)' })
+  @QueryInt(1, MAX_INACTIVE_DAYS)
+  inactiveForDays!: number;
+}
+
+export class DormantQueryDto extends DormantCountQueryDto {
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  after?: string;
+
+  @QueryInt(1, MAX_PAGE_LIMIT) limit?: number;
 }
 
 export class SearchQueryDto extends PageQueryDto {
