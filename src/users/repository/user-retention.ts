@@ -5,13 +5,16 @@ import { BUMP_VERSION } from '../user-row';
 import { UserStore } from './user-store';
 
 // Which dormant users a retention step is due for. Every step takes live users not seen for
-// `afterDays` and holding none of `excludeRoles`; `requires` is what the previous step of the
-// policy must have done first: the warning sent at least `noticeDays` ago, or the deactivation.
+// `afterDays` and holding none of `excludeRoles`; `requires` is what the previous steps of the
+// policy must have done first: the warning sent at least `warnedDaysAgo` days ago, unless
+// (`orInactive`) the user is deactivated already.
 export interface RetentionCandidates {
   step: 'warn' | 'deactivate' | 'anonymize';
   afterDays: number;
   excludeRoles: readonly string[];
-  requires?: { warnedDaysAgo: number } | 'inactive';
+  requires?: { warnedDaysAgo: number; orInactive?: boolean };
+  // Leaves out users not seen for this many days or more (a later step's, which takes them).
+  beforeDays?: number;
 }
 
 // The retention policy's set-based SQL: which users a step is due for, and the warning and the
@@ -88,11 +91,14 @@ export class UserRetention {
       `${lastSeen(alias)} < now() - make_interval(days => $1::int)`,
       `NOT (${alias}.roles && $2::text[])`,
     ];
+    if (candidates.beforeDays !== undefined) conditions.push(`${lastSeen(alias)} >= now() - make_interval(days => $${params.push(candidates.beforeDays)}::int)`);
     if (candidates.step === 'warn') conditions.push(`${alias}.dormant_warned_at IS NULL`);
     if (candidates.step === 'deactivate') conditions.push(`${alias}.is_active`);
     const requires = candidates.requires;
-    if (requires === 'inactive') conditions.push(`NOT ${alias}.is_active`);
-    else if (requires) conditions.push(`${alias}.dormant_warned_at <= now() - make_interval(days => $${params.push(requires.warnedDaysAgo)}::int)`);
+    if (requires) {
+      const warned = `${alias}.dormant_warned_at <= now() - make_interval(days => $${params.push(requires.warnedDaysAgo)}::int)`;
+      conditions.push(requires.orInactive ? `(NOT ${alias}.is_active OR ${warned})` : warned);
+    }
     return { where: conditions.join(' AND '), params };
   }
 }

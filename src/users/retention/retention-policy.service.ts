@@ -33,10 +33,10 @@ export function retentionLockKey(t: TableNames): string {
 //
 // A run holds a session-level advisory lock, so instances never run it at once (a run that finds
 // it taken does nothing), and works in batches, each step's change, events and audit rows in one
-// transaction. A step is due only when the previous step of the policy is done (the warning sent
-// at least the difference of their days ago, or the user deactivated), and the steps run last
-// first: one run moves a user one step at most, a second run right after finds nothing to do,
-// and a dry run reports exactly what a run would do now.
+// transaction. With a warning in the policy, a later step is due only once the warning is at least
+// the difference of their days old (the notice it announced); anonymization also takes users
+// deactivated already. The steps run last first, and no step makes a user due for an earlier one:
+// a dry run reports exactly what a run would do now, and a second run right after finds nothing.
 @Injectable()
 export class RetentionPolicy {
   private readonly logger = new Logger('Retention');
@@ -80,13 +80,20 @@ export class RetentionPolicy {
     });
   }
 
-  // The policy's steps, each with what the previous one must have done first.
+  // The policy's steps, each with what the earlier ones must have done first. A user past the
+  // anonymization who is still active goes straight to it (erasure deactivates too) once the
+  // deactivation's notice is over, as a run that deactivated it would then erase it at once.
+  // The deactivation leaves those users to it.
   private steps(): RetentionCandidates[] {
-    const steps = retentionSteps(this.policy);
-    return steps.map((step, i) => {
-      const previous = steps[i - 1];
-      const requires = previous === undefined ? undefined : previous.name === 'deactivate' ? ('inactive' as const) : { warnedDaysAgo: step.afterDays - previous.afterDays };
-      return { step: step.name, afterDays: step.afterDays, excludeRoles: this.settings.adminRoles, requires };
+    const { warnAfterDays: warn, deactivateAfterDays: deactivate, anonymizeAfterDays: anonymize } = this.policy;
+    return retentionSteps(this.policy).map((step) => {
+      const candidates: RetentionCandidates = { step: step.name, afterDays: step.afterDays, excludeRoles: this.settings.adminRoles };
+      if (step.name === 'deactivate' && warn !== null) candidates.requires = { warnedDaysAgo: step.afterDays - warn };
+      if (step.name === 'deactivate' && anonymize !== null) candidates.beforeDays = anonymize;
+      if (step.name === 'anonymize' && warn !== null) {
+        candidates.requires = deactivate === null ? { warnedDaysAgo: step.afterDays - warn } : { warnedDaysAgo: deactivate - warn, orInactive: true };
+      }
+      return candidates;
     });
   }
 
