@@ -1,4 +1,13 @@
+import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { appDataSource, appUsersModule } from '../../src/app.module';
+import { AppConfigModule } from '../../src/config/app-config.module';
 import { TableNames } from '../../src/database/table-names';
+import { RetentionScheduler } from '../../src/users/retention/retention-scheduler';
+import { createTestDatabase } from '../support/test-database';
+import { testConfig } from '../support/test-config';
 import { RetentionPolicy, retentionLockKey, type RetentionReport } from '../../src/users/retention/retention-policy.service';
 import { UsersSettings, type UsersModuleSettings } from '../../src/users/users.options';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
@@ -203,5 +212,52 @@ describe('the retention policy', () => {
       await second.close();
       await first.close();
     }
+  });
+
+  describe('the scheduled job', () => {
+    it('exists only when the policy has a step, and stops with the module', async () => {
+      const without = await createRepositoryContext({}, { settings: { events: { relay: false } } });
+      const withPolicy = await createRepositoryContext({}, { database: without.database, keepDatabase: true, settings: { events: { relay: false }, retention: { anonymizeAfterDays: 400 } } });
+      try {
+        expect(without.module.get(RetentionScheduler).scheduled).toBe(false);
+        expect(withPolicy.module.get(RetentionScheduler).scheduled).toBe(true);
+      } finally {
+        await withPolicy.close();
+        await without.close();
+      }
+      expect(withPolicy.module.get(RetentionScheduler).scheduled).toBe(false);
+    });
+
+    it("runs on its schedule, registered in the host's SchedulerRegistry when the host imports ScheduleModule", async () => {
+      const database = await createTestDatabase();
+      const module = await Test.createTestingModule({
+        imports: [
+          ScheduleModule.forRoot(),
+          AppConfigModule.forRoot(testConfig(database.url)),
+          appDataSource(),
+          appUsersModule({ routes: false }, { events: { relay: false }, retention: { warnAfterDays: 30, schedule: '* * * * * *' } }),
+        ],
+      }).compile();
+      await module.init();
+      try {
+        const registry = module.get(SchedulerRegistry);
+        expect([...registry.getCronJobs().keys()]).toEqual([expect.stringMatching(/^nest-users-retention-/)]);
+        const dataSource = module.get<DataSource>(getDataSourceToken());
+        const [{ id }] = await dataSource.query<{ id: string }[]>(
+          `INSERT INTO users (email, email_normalized, hashed_password, created_at) VALUES ('dormant@example.com', 'dormant@example.com', 'x', now() - interval '40 days') RETURNING id`,
+        );
+        const deadline = Date.now() + 5000;
+        let warned: unknown[] = [];
+        while (warned.length === 0 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          warned = await dataSource.query(`SELECT 1 FROM users WHERE id = $1 AND dormant_warned_at IS NOT NULL`, [id]);
+        }
+        expect(warned).toHaveLength(1);
+        expect(await dataSource.query(`SELECT type FROM outbox WHERE user_id = $1`, [id])).toEqual([{ type: 'user.dormant' }]);
+      } finally {
+        await module.close();
+        await database.drop();
+      }
+    });
   });
 });
