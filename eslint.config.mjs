@@ -49,7 +49,7 @@ export default tseslint.config(
         {
           patterns: [
             { group: APP_LEVEL, message: "the users module is embedded in other apps: it takes its settings from UsersModule's options, never from this app" },
-            { group: ['./user-reads', './user-writes', './user-bulk', './user-transfer', './user-privacy'], message: 'repository concerns are peers: share a primitive through UserStore instead' },
+            { group: ['./user-reads', './user-writes', './user-bulk', './user-transfer', './user-privacy', './user-retention'], message: 'repository concerns are peers: share a primitive through UserStore instead' },
           ],
         },
       ],

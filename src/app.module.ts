@@ -95,5 +95,11 @@ export function usersModuleSettings(config: AppConfig): UsersModuleSettings {
         ...(config.eventsWebhookUrl ? { url: config.eventsWebhookUrl, secret: config.eventsWebhookSecret, types: config.eventsWebhookTypes } : {}),
       },
     },
+    retention: {
+      warnAfterDays: config.retentionWarnAfterDays,
+      deactivateAfterDays: config.retentionDeactivateAfterDays,
+      anonymizeAfterDays: config.retentionAnonymizeAfterDays,
+      schedule: config.retentionSchedule,
+    },
   };
 }

@@ -14,6 +14,9 @@ export { UsersService, type Actor } from './users/users.service';
 export { UsersEvents, type EventDestination, type UserEventHandler } from './users/events/users-events.service';
 export { USER_EVENT_TYPES, type UserEvent, type UserEventType } from './users/events/user-event';
 export { EventDeliveries, type DeliveryQuery, type DeliveryStatus, type EventDelivery } from './users/events/event-deliveries.service';
+// The retention policy for dormant users: run it (or its dry run) from your own code.
+export { RetentionPolicy, type RetentionReport } from './users/retention/retention-policy.service';
+export type { RetentionSettings } from './users/retention/retention.settings';
 export type { KeysetPage, NewUser, Page, PageOptions, User, UserAuthState, UserCredentials, UserDefaults, UserFile, UserPatch, UserWithFiles } from './users/user.model';
 export type { PreparedNewUser } from './users/repository/user-writes';
 export type { UserFilter } from './users/repository/user-reads';

@@ -49,6 +49,8 @@ const RULES: Record<string, Rule> = {
   failed: count,
   version: count,
   expectedVersion: count,
+  // The inactivity, in days, a retention step acted after.
+  afterDays: count,
   outcome: token,
   reason: token,
   errorCode: token,

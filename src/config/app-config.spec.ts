@@ -61,6 +61,10 @@ describe('parseEnv', () => {
       eventsWebhookUrl: undefined,
       eventsWebhookSecret: undefined,
       eventsWebhookTypes: undefined,
+      retentionWarnAfterDays: undefined,
+      retentionDeactivateAfterDays: undefined,
+      retentionAnonymizeAfterDays: undefined,
+      retentionSchedule: undefined,
     });
   });
 

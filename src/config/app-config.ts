@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { isUserEventType, type UserEventType } from '../users/events/user-event';
 import { WebhookAllowList } from '../users/events/webhooks/webhook-allow-list';
 import { webhookSecretIssue } from '../users/events/webhooks/webhook-destination';
+import { validateCronExpression } from 'cron';
 
 // One typed view of the environment, parsed once at boot. Every variable is documented in
 // .env.example; a bad value stops the process with a ConfigError naming the variable.
@@ -55,6 +56,10 @@ export class AppConfig {
   eventsWebhookUrl!: string | undefined;
   eventsWebhookSecret!: string | undefined;
   eventsWebhookTypes!: UserEventType[] | undefined;
+  retentionWarnAfterDays!: number | undefined;
+  retentionDeactivateAfterDays!: number | undefined;
+  retentionAnonymizeAfterDays!: number | undefined;
+  retentionSchedule!: string | undefined;
 }
 
 
@@ -83,6 +88,17 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
     throw new ConfigError(name, `an integer from ${min} to ${max}`, raw);
   }
   return Number(raw);
+}
+
+// Unset means "no such setting" (a retention step that does not run), not a default.
+function optionalInt(env: Env, name: string, min: number, max: number): number | undefined {
+  return read(env, name) === undefined ? undefined : int(env, name, 0, min, max);
+}
+
+function retentionSchedule(env: Env): string | undefined {
+  const raw = read(env, 'RETENTION_SCHEDULE');
+  if (raw !== undefined && !validateCronExpression(raw).valid) throw new ConfigError('RETENTION_SCHEDULE', 'a cron expression of 5 or 6 fields (UTC)', raw);
+  return raw;
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {
@@ -249,5 +265,9 @@ export function parseEnv(env: Env = process.env): AppConfig {
     eventsHandlerTimeoutMs,
     eventsWebhookAllowedHosts: webhookAllowedHosts(env),
     ...webhookSubscription(env),
+    retentionWarnAfterDays: optionalInt(env, 'RETENTION_WARN_AFTER_DAYS', 1, 36500),
+    retentionDeactivateAfterDays: optionalInt(env, 'RETENTION_DEACTIVATE_AFTER_DAYS', 1, 36500),
+    retentionAnonymizeAfterDays: optionalInt(env, 'RETENTION_ANONYMIZE_AFTER_DAYS', 1, 36500),
+    retentionSchedule: retentionSchedule(env),
   });
 }

@@ -11,6 +11,7 @@ import { FileEntity } from './file.entity';
 @Index('IDX_users_live_created_at_id', ['createdAt', 'id'], { where: '(deleted_at IS NULL)' })
 @Index('IDX_users_live_active_created_at_id', ['isActive', 'createdAt', 'id'], { where: '(deleted_at IS NULL)' })
 @Index('IDX_users_last_login_at', ['lastLoginAt'])
+@Index('IDX_users_live_last_seen', { synchronize: false })
 @Index('IDX_users_search_trgm', { synchronize: false })
 @Index('IDX_users_live_search', { synchronize: false })
 @Index('IDX_users_roles', { synchronize: false })
@@ -57,6 +58,11 @@ export class UserEntity {
 
   @Column({ name: 'anonymized_at', type: 'timestamptz', nullable: true })
   anonymizedAt!: Date | null;
+
+  // When the retention policy warned the user of its current dormancy period (user.dormant);
+  // cleared by a trigger on a login or a reactivation (see the Dormancy migration).
+  @Column({ name: 'dormant_warned_at', type: 'timestamptz', nullable: true })
+  dormantWarnedAt!: Date | null;
 
   @Column({ type: 'integer', default: 1 })
   version!: number;

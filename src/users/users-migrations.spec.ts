@@ -4,7 +4,7 @@ describe('usersMigrations', () => {
   const names = (naming = {}) => usersMigrations(naming).map((M) => new M().name);
 
   it('keeps, for the default naming, the names already recorded in this app\'s migrations tables', () => {
-    expect(names()).toEqual(['InitialSchema1764300000000', 'TokenEpoch1764900000000', 'EmailCaseFolding1764900001000', 'SearchText1765300000000', 'Outbox1765400000000', 'Webhooks1765500000000']);
+    expect(names()).toEqual(['InitialSchema1764300000000', 'TokenEpoch1764900000000', 'EmailCaseFolding1764900001000', 'SearchText1765300000000', 'Outbox1765400000000', 'Webhooks1765500000000', 'Dormancy1765600000000']);
   });
 
   it('names the migrations of each naming apart, so that one host can list several', () => {

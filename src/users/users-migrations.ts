@@ -10,6 +10,7 @@ import { EmailCaseFolding1764900001000 } from './migrations/1764900001000-email-
 import { SearchText1765300000000 } from './migrations/1765300000000-search-text';
 import { Outbox1765400000000 } from './migrations/1765400000000-outbox';
 import { Webhooks1765500000000 } from './migrations/1765500000000-webhooks';
+import { Dormancy1765600000000 } from './migrations/1765600000000-dormancy';
 
 const logger = new Logger('UsersMigrations');
 
@@ -24,6 +25,7 @@ const STEPS: (new (names: TableNames) => NamedMigration)[] = [
   SearchText1765300000000,
   Outbox1765400000000,
   Webhooks1765500000000,
+  Dormancy1765600000000,
 ];
 
 export type MigrationClass = new () => NamedMigration;

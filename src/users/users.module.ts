@@ -41,6 +41,10 @@ import { BrokerDestinations } from './events/broker-destinations';
 import { WebhookStore } from './events/webhooks/webhook-store';
 import { WebhookSubscriptions } from './events/webhooks/webhook-subscriptions.service';
 import { WebhooksController } from './controllers/webhooks.controller';
+import { UserRetention } from './repository/user-retention';
+import { RetentionController } from './retention/retention.controller';
+import { RetentionPolicy } from './retention/retention-policy.service';
+import { RetentionScheduler } from './retention/retention-scheduler';
 import { openUsersDataSource } from './users-data-source';
 import { runUsersMigrations } from './users-migrations';
 import { UsersSettings, type UsersModuleAsyncOptions, type UsersModuleDefinition, type UsersModuleOptions, type UsersModuleSettings } from './users.options';
@@ -123,8 +127,9 @@ export class UsersModule implements NestModule {
     const database = DatabaseModule.register(connectionSource(definition, settingsModule), `nest-users:${instance}`);
     const routed = definition.routes !== false;
     const ownAuth = definition.authGuard === undefined;
-    // WebhooksController before UsersController: /users/webhooks must not be taken for /users/:id.
-    const controllers: Type[] = routed ? [UsersQueryController, UsersBulkController, WebhooksController, UsersController, ...(ownAuth ? [AuthController] : [])] : [];
+    // WebhooksController and RetentionController before UsersController: /users/webhooks and
+    // /users/retention must not be taken for /users/:id.
+    const controllers: Type[] = routed ? [UsersQueryController, UsersBulkController, WebhooksController, RetentionController, UsersController, ...(ownAuth ? [AuthController] : [])] : [];
     const prefix = definition.routes ? definition.routes.prefix?.replace(/^\/+|\/+$/g, '') : undefined;
     return {
       module: moduleClass,
@@ -157,6 +162,9 @@ export class UsersModule implements NestModule {
         BrokerDestinations,
         WebhookStore,
         WebhookSubscriptions,
+        UserRetention,
+        RetentionPolicy,
+        RetentionScheduler,
         UsersRepository,
         UsersService,
         AdminBootstrap,
@@ -168,7 +176,7 @@ export class UsersModule implements NestModule {
       ],
       // The guards' dependencies too, so that a host can protect its own routes with
       // @UseGuards(UsersAuthGuard, RolesGuard).
-      exports: [UsersRepository, UsersService, UsersEvents, EventDeliveries, settingsModule, AUTHENTICATION, ...(ownAuth ? [AccessTokens] : [])],
+      exports: [UsersRepository, UsersService, UsersEvents, EventDeliveries, RetentionPolicy, settingsModule, AUTHENTICATION, ...(ownAuth ? [AccessTokens] : [])],
     };
   }
 }

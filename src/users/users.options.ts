@@ -7,6 +7,8 @@ import { AMQP_EXCHANGE, NATS_STREAM, NATS_SUBJECT_PREFIX, type AmqpSettings, typ
 import { isUserEventType, USER_EVENT_TYPES } from './events/user-event';
 import { WebhookAllowList } from './events/webhooks/webhook-allow-list';
 import { webhookSecretIssue } from './events/webhooks/webhook-destination';
+import { validateCronExpression } from 'cron';
+import { DEFAULT_RETENTION_BATCH_SIZE, DEFAULT_RETENTION_SCHEDULE, MAX_INACTIVE_DAYS, type RetentionSettings } from './retention/retention.settings';
 import { SENSITIVE_ACTIONS, type SensitiveAction, type ThrottleSettings } from '../throttling/throttle.settings';
 
 // What UsersModule is wired from at definition time (they decide which providers and routes
@@ -71,6 +73,17 @@ export interface UsersModuleSettings {
     // url + secret (whsec_...) define one subscription, `webhook:env`, for `types` (all if left out).
     webhooks?: { allowedHosts?: string[]; url?: string; secret?: string; types?: string[] };
   };
+  // The retention policy for dormant users (README "Dormant accounts and retention"): warn
+  // (event user.dormant), deactivate, anonymize after so many days without a login; each step
+  // optional, in that order when several are set. No step: no scheduled job. `schedule` is a cron
+  // expression in UTC (default hourly); `batchSize` users per transaction (default 500).
+  retention?: {
+    warnAfterDays?: number;
+    deactivateAfterDays?: number;
+    anonymizeAfterDays?: number;
+    schedule?: string;
+    batchSize?: number;
+  };
 }
 
 export type UsersModuleOptions = UsersModuleDefinition & UsersModuleSettings;
@@ -96,6 +109,7 @@ export class UsersSettings {
   readonly bodyLimitBytes: number;
   readonly bootstrapAdmin?: { email: string; password: string };
   readonly events: EventsSettings;
+  readonly retention: RetentionSettings;
 
   constructor(settings: UsersModuleSettings, definition: UsersModuleDefinition) {
     if (typeof settings !== 'object' || settings === null) fail('(the options)', 'an object');
@@ -175,6 +189,7 @@ export class UsersSettings {
       webhooks: webhooksSettings(events.webhooks ?? {}),
     };
     if (this.events.handlerTimeoutMs >= this.events.leaseMs) fail('events.handlerTimeoutMs', `less than events.leaseMs (${this.events.leaseMs})`);
+    this.retention = retentionSettings(settings.retention ?? {});
   }
 
   // The role an administrator made by this module gets.
@@ -229,6 +244,31 @@ function fail(option: string, expected: string): never {
 
 function nonBlank(value: unknown): value is string {
   return typeof value === 'string' && value.trim() !== '';
+}
+
+function retentionSettings(retention: NonNullable<UsersModuleSettings['retention']>): RetentionSettings {
+  const days = (step: 'warnAfterDays' | 'deactivateAfterDays' | 'anonymizeAfterDays'): number | null => {
+    const value = retention[step];
+    if (value === undefined) return null;
+    const checked = count(`retention.${step}`, value, 0);
+    if (checked > MAX_INACTIVE_DAYS) fail(`retention.${step}`, `at most ${MAX_INACTIVE_DAYS}`);
+    return checked;
+  };
+  const schedule = retention.schedule ?? DEFAULT_RETENTION_SCHEDULE;
+  if (typeof schedule !== 'string' || !validateCronExpression(schedule).valid) fail('retention.schedule', 'a cron expression (5 or 6 fields)');
+  const result: RetentionSettings = {
+    warnAfterDays: days('warnAfterDays'),
+    deactivateAfterDays: days('deactivateAfterDays'),
+    anonymizeAfterDays: days('anonymizeAfterDays'),
+    schedule,
+    batchSize: count('retention.batchSize', retention.batchSize, DEFAULT_RETENTION_BATCH_SIZE),
+  };
+  // A later step that comes no later than an earlier one would skip it (or its notice).
+  const set = (['warnAfterDays', 'deactivateAfterDays', 'anonymizeAfterDays'] as const).filter((step) => result[step] !== null);
+  for (let i = 1; i < set.length; i++) {
+    if (result[set[i]]! <= result[set[i - 1]]!) fail(`retention.${set[i]}`, `greater than retention.${set[i - 1]} (${result[set[i - 1]]})`);
+  }
+  return result;
 }
 
 // A positive whole number, or the default when left out. NaN (Number() of an unset variable),

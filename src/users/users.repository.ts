@@ -18,6 +18,8 @@ const READS = [
   'getUsersByIds',
   'listUsersPaginated',
   'listUsersAfter',
+  'listDormantUsers',
+  'countDormantUsers',
   'searchUsersByNameOrEmail',
   'filterUsersByStatus',
   'getActiveUsers',

@@ -86,7 +86,7 @@ describe.each([
     ]);
     expect(indexes.map((r) => r.indexname).sort()).toEqual(MODULE_INDEXES.map(table).sort());
     const triggers: { tgname: string }[] = await host.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname`, [t.users]);
-    expect(triggers).toEqual([{ tgname: table('TRG_users_rotate_token_epoch') }, { tgname: table('TRG_users_search_text') }]);
+    expect(triggers).toEqual([{ tgname: table('TRG_users_dormancy_reset') }, { tgname: table('TRG_users_rotate_token_epoch') }, { tgname: table('TRG_users_search_text') }]);
   });
 
   it('serves the repository from its own tables and leaves the host users table untouched', async () => {

@@ -146,6 +146,17 @@ describe('SQL snapshot of UsersRepository (test/sql/users.sql)', () => {
         async () => (await users.listUsersAfter(null, 10)).nextCursor,
         (cursor) => users.listUsersAfter(cursor, 10, { withDeleted: true }),
       ),
+      sqlCase('listDormantUsers', '{ inactiveForDays: 90, limit: 10 }', none, () => users.listDormantUsers({ inactiveForDays: 90, limit: 10 })),
+      sqlCase(
+        'listDormantUsers',
+        "{ inactiveForDays: 90, after: the first page's cursor, limit: 10 }",
+        async () => {
+          await seedUsers(ctx, 15, { createdAtSql: `now() - interval '100 days'` });
+          return (await users.listDormantUsers({ inactiveForDays: 90, limit: 10 })).nextCursor;
+        },
+        (after) => users.listDormantUsers({ inactiveForDays: 90, after, limit: 10 }),
+      ),
+      sqlCase('countDormantUsers', '{ inactiveForDays: 90 }', none, () => users.countDormantUsers({ inactiveForDays: 90 })),
       sqlCase('searchUsersByNameOrEmail', "'seed', offset 0, limit 10", none, () => users.searchUsersByNameOrEmail('seed', 0, 10)),
       sqlCase('searchUsersByNameOrEmail', "'50%_off', offset 0, limit 10, { withDeleted: true }", none, () =>
         users.searchUsersByNameOrEmail('50%_off', 0, 10, { withDeleted: true }),

@@ -85,6 +85,25 @@ SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.ro
 SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
   u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact FROM "users" u WHERE TRUE AND (u.created_at, u.id) < ($2::timestamptz, $3::uuid) ORDER BY u.created_at DESC, u.id DESC LIMIT $1;
 
+-- UsersRepository.listDormantUsers({ inactiveForDays: 90, limit: 10 })
+
+-- params: $1 int, $2 int
+SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact, to_char(COALESCE(u.last_login_at, u.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_seen_exact
+  FROM "users" u WHERE u.deleted_at IS NULL AND COALESCE(u.last_login_at, u.created_at) < now() - make_interval(days => $1::int) ORDER BY COALESCE(u.last_login_at, u.created_at), u.id LIMIT $2;
+
+-- UsersRepository.listDormantUsers({ inactiveForDays: 90, after: the first page's cursor, limit: 10 })
+
+-- params: $1 int, $2 int, $3 text, $4 uuid
+SELECT u.id, u.email, u.full_name, u.is_active, u.is_deleted, u.deleted_at, u.roles, u.metadata,
+  u.created_at, u.updated_at, u.last_login_at, u.version, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact, to_char(COALESCE(u.last_login_at, u.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_seen_exact
+  FROM "users" u WHERE u.deleted_at IS NULL AND COALESCE(u.last_login_at, u.created_at) < now() - make_interval(days => $1::int) AND (COALESCE(u.last_login_at, u.created_at), u.id) > ($3::timestamptz, $4::uuid) ORDER BY COALESCE(u.last_login_at, u.created_at), u.id LIMIT $2;
+
+-- UsersRepository.countDormantUsers({ inactiveForDays: 90 })
+
+-- params: $1 int
+SELECT count(*) FROM "users" u WHERE u.deleted_at IS NULL AND COALESCE(u.last_login_at, u.created_at) < now() - make_interval(days => $1::int);
+
 -- UsersRepository.searchUsersByNameOrEmail('seed', offset 0, limit 10)
 
 -- params: $1 text, $2 int, $3 int

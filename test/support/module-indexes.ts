@@ -12,6 +12,7 @@ export const MODULE_INDEXES = [
   'IDX_users_last_login_at',
   'IDX_users_live_active_created_at_id',
   'IDX_users_live_created_at_id',
+  'IDX_users_live_last_seen',
   'IDX_users_live_search',
   'IDX_users_metadata',
   'IDX_users_roles',

@@ -6,6 +6,8 @@ import { toKeysetPage, toUserPage, UserKeysetPageDto, UserPageDto } from '../dto
 import {
   ByFieldQueryDto,
   CountQueryDto,
+  DormantCountQueryDto,
+  DormantQueryDto,
   EmailAvailabilityQueryDto,
   KeysetQueryDto,
   ListUsersQueryDto,
@@ -38,6 +40,23 @@ export class UsersQueryController {
   @ApiOkResponse({ type: UserKeysetPageDto })
   async listUsersKeyset(@Query() query: KeysetQueryDto): Promise<UserKeysetPageDto> {
     return toKeysetPage(await this.users.listUsersAfter(query.after, query.limit, { withDeleted: query.withDeleted }));
+  }
+
+  @Get('dormant')
+  @ApiOperation({
+    operationId: 'listDormantUsers',
+    summary: 'Live users without a login for inactiveForDays, longest unseen first (keyset pages)',
+    description: 'A user who never logged in counts from its creation.',
+  })
+  @ApiOkResponse({ type: UserKeysetPageDto })
+  async listDormantUsers(@Query() query: DormantQueryDto): Promise<UserKeysetPageDto> {
+    return toKeysetPage(await this.users.listDormantUsers({ inactiveForDays: query.inactiveForDays, after: query.after, limit: query.limit }));
+  }
+
+  @Get('dormant/count')
+  @ApiOperation({ operationId: 'countDormantUsers', summary: 'How many live users have not logged in for inactiveForDays' })
+  async countDormantUsers(@Query() query: DormantCountQueryDto): Promise<{ count: number }> {
+    return { count: await this.users.countDormantUsers({ inactiveForDays: query.inactiveForDays }) };
   }
 
   @Get('search')

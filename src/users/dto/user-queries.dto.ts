@@ -1,9 +1,11 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
 import { QueryBool, QueryDate, QueryInt } from '../../validation/decorators';
 import { IsRole, IsUserEmail } from './user-validators';
 import { MAX_PAGE_LIMIT } from '../../common/paging';
 import { FIELD_NAME_PATTERN } from '../user-rules';
+import { MAX_INACTIVE_DAYS } from '../retention/retention.settings';
 
 const MAX_OFFSET = 100_000_000;
 
@@ -26,7 +28,7 @@ export class ListUsersQueryDto extends PageQueryDto {
   @QueryBool('Include soft-deleted users') withDeleted?: boolean;
 }
 
-export class KeysetQueryDto {
+class KeysetPageQueryDto {
   @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
   @IsOptional()
   @IsString()
@@ -34,7 +36,24 @@ export class KeysetQueryDto {
   after?: string;
 
   @QueryInt(1, MAX_PAGE_LIMIT) limit?: number;
+}
+
+export class KeysetQueryDto extends KeysetPageQueryDto {
   @QueryBool('Include soft-deleted users') withDeleted?: boolean;
+}
+
+const InactiveForDays = () =>
+  applyDecorators(
+    ApiProperty({ type: 'integer', minimum: 1, maximum: MAX_INACTIVE_DAYS, example: 90, description: 'Days since the last login (or the creation, for users who never logged in)' }),
+    QueryInt(1, MAX_INACTIVE_DAYS),
+  );
+
+export class DormantCountQueryDto {
+  @InactiveForDays() inactiveForDays!: number;
+}
+
+export class DormantQueryDto extends KeysetPageQueryDto {
+  @InactiveForDays() inactiveForDays!: number;
 }
 
 export class SearchQueryDto extends PageQueryDto {

@@ -15,6 +15,9 @@ export const USER_EVENT_TYPES = [
   'user.role_revoked',
   'user.anonymized',
   'user.logged_in',
+  // The retention policy's warning: the user has not logged in for its warnAfterDays (once per
+  // dormancy period; a login or a reactivation ends it).
+  'user.dormant',
 ] as const;
 
 export type UserEventType = (typeof USER_EVENT_TYPES)[number];

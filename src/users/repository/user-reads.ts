@@ -11,8 +11,13 @@ import { isUuid, paging, type Paging } from '../../common/paging';
 import { liveFilter } from './live-filter';
 import { FIELD_NAME_PATTERN, ROLE_PATTERN } from '../user-rules';
 import { UserStore } from './user-store';
+import { MAX_INACTIVE_DAYS } from '../retention/retention.settings';
 
 const NEWEST_FIRST = 'ORDER BY u.created_at DESC, u.id DESC';
+// When a user was last seen, in the words of IDX_users_live_last_seen (the planner matches the
+// expression as written there); dormant = live and not seen for $1 days.
+const LAST_SEEN_U = 'COALESCE(u.last_login_at, u.created_at)';
+const DORMANT = `u.deleted_at IS NULL AND ${LAST_SEEN_U} < now() - make_interval(days => $1::int)`;
 // Searches count their matches up to this many; a larger total is reported as capped. Counting
 // them costs about cap / (share of users matching) rows read: at 1M users a term matching 2% of
 // them costs about 15 ms at 1,000 and ten times that at 10,000.
@@ -30,10 +35,13 @@ export interface UserFilter {
   createdTo?: Date;
 }
 
+// A keyset position: the exact timestamp the page is ordered by (as text, to the microsecond) and
+// the id that breaks its ties.
 interface Cursor {
-  createdAt: string;
+  at: string;
   id: string;
 }
+
 
 // Every read of users. Soft-deleted users are invisible unless `withDeleted` is asked for.
 @Injectable()
@@ -123,13 +131,42 @@ export class UserReads {
     const params: unknown[] = [size + 1];
     let where = liveFilter(withDeleted);
     if (after) {
-      params.push(after.createdAt, after.id);
+      params.push(after.at, after.id);
       where += ` AND (u.created_at, u.id) < ($2::timestamptz, $3::uuid)`;
     }
     const rows = await this.db.read<UserRow>(`SELECT ${USER_COLUMNS} FROM ${this.t.users} u WHERE ${where} ${NEWEST_FIRST} LIMIT $1`, params);
     const items = rows.slice(0, size);
     const last = rows.length > size ? items[items.length - 1] : undefined;
-    return { items: items.map(toUser), nextCursor: last ? encodeCursor({ createdAt: last.created_at_exact, id: last.id }) : null };
+    return { items: items.map(toUser), nextCursor: last ? encodeCursor({ at: last.created_at_exact, id: last.id }) : null };
+  }
+
+  // Live users not seen (logged in, or created if they never did) for `inactiveForDays`, the
+  // longest unseen first: a keyset walk of IDX_users_live_last_seen over (last seen, id).
+  async listDormantUsers(options: { inactiveForDays: number; after?: string | null; limit?: number }): Promise<KeysetPage<User>> {
+    const days = inactiveDays(options?.inactiveForDays);
+    const { limit: size } = paging({ limit: options.limit });
+    const after = options.after ? decodeCursor(options.after) : undefined;
+    const params: unknown[] = [days, size + 1];
+    let where = DORMANT;
+    if (after) {
+      params.push(after.at, after.id);
+      where += ` AND (${LAST_SEEN_U}, u.id) > ($3::timestamptz, $4::uuid)`;
+    }
+    const rows = await this.db.read<UserRow & { last_seen_exact: string }>(
+      `SELECT ${USER_COLUMNS}, to_char(${LAST_SEEN_U} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_seen_exact
+       FROM ${this.t.users} u WHERE ${where} ORDER BY ${LAST_SEEN_U}, u.id LIMIT $2`,
+      params,
+    );
+    const items = rows.slice(0, size);
+    const last = rows.length > size ? items[items.length - 1] : undefined;
+    return { items: items.map(toUser), nextCursor: last ? encodeCursor({ at: last.last_seen_exact, id: last.id }) : null };
+  }
+
+  // How many live users listDormantUsers would list, counted on the same index.
+  async countDormantUsers(options: { inactiveForDays: number }): Promise<number> {
+    const days = inactiveDays(options?.inactiveForDays);
+    const [row] = await this.db.read<{ count: string }>(`SELECT count(*) FROM ${this.t.users} u WHERE ${DORMANT}`, [days]);
+    return Number(row.count);
   }
 
   // Case-insensitive substring match on email or name; %, _ and \ are literal. A term of one or
@@ -336,16 +373,23 @@ function toJson(value: unknown): string | undefined {
   }
 }
 
+function inactiveDays(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_INACTIVE_DAYS) {
+    throw UserValidationError.field('inactiveForDays', `must be an integer from 1 to ${MAX_INACTIVE_DAYS}`);
+  }
+  return value;
+}
+
 function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
+  return Buffer.from(JSON.stringify([cursor.at, cursor.id])).toString('base64url');
 }
 
 function decodeCursor(raw: string): Cursor {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && isUuid(parsed[1])) {
-      const [createdAt, id] = parsed as [string, string];
-      if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt) && isRealTimestamp(createdAt)) return { createdAt, id };
+      const [at, id] = parsed as [string, string];
+      if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(at) && isRealTimestamp(at)) return { at, id };
     }
   } catch {
     // fall through to the validation error

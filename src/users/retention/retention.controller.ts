@@ -1,0 +1,42 @@
+import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Audited } from '../../audit/audit.decorators';
+import { ValidationFailedError } from '../../errors/domain-error';
+import { NoThrottle } from '../../throttling/throttling.decorators';
+import { Roles } from '../auth/roles.decorator';
+import { UsersRoutes } from '../controllers/users-routes.decorator';
+import { RetentionPolicy } from './retention-policy.service';
+import { RetentionPolicyDto, RetentionReportDto, RetentionRunQueryDto, toRetentionPolicy, toRetentionReport } from './retention.dto';
+
+// The retention policy: what it is, and a run now (or its dry run). Mounted before the routes
+// about one user, so that /users/retention/... never reads as /users/:id.
+@ApiTags('users')
+@ApiBearerAuth()
+@Roles('admin')
+@UsersRoutes()
+@Controller('users')
+export class RetentionController {
+  constructor(private readonly retention: RetentionPolicy) {}
+
+  @Get('retention/policy')
+  @NoThrottle()
+  @ApiOperation({ operationId: 'getRetentionPolicy', summary: 'The effective retention policy for dormant users' })
+  @ApiOkResponse({ type: RetentionPolicyDto })
+  getRetentionPolicy(): RetentionPolicyDto {
+    return toRetentionPolicy(this.retention.policy, this.retention.enabled);
+  }
+
+  // Not rate-limited: runs take turns on an advisory lock, and one right after another finds
+  // nothing to do.
+  @Post('retention/run')
+  @HttpCode(200)
+  @NoThrottle()
+  @Audited('users.retention-run')
+  @ApiOperation({ operationId: 'runRetention', summary: 'Run the retention policy now; dryRun=true only reports what it would do' })
+  @ApiOkResponse({ type: RetentionReportDto })
+  async runRetention(@Query() query: RetentionRunQueryDto): Promise<RetentionReportDto> {
+    // Required: a run can anonymize, which cannot be undone.
+    if (query.dryRun === undefined) throw ValidationFailedError.field('dryRun', 'must be true or false');
+    return toRetentionReport(await this.retention.run({ dryRun: query.dryRun }));
+  }
+}
