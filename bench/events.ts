@@ -144,7 +144,9 @@ export async function relayThroughput(ctx: BenchContext, name: string, events: E
     const [{ from }] = (await ctx.bare.query<{ from: string }>(`SELECT COALESCE(max(seq), 0)::text AS from FROM outbox`)).rows;
     const writer = await moduleContext(ctx, { enabled: true, relay: false });
     try {
-      await writer.get(UsersRepository).bulkCreateUsers(tagged(tag, count).map((u) => ({ email: u.email, hashedPassword: ctx.hashedPassword })));
+      const backlog = tagged(tag, count).map((u) => ({ email: u.email, hashedPassword: ctx.hashedPassword }));
+      // In calls of at most 10,000 users, the repository's cap.
+      for (let start = 0; start < backlog.length; start += 10_000) await writer.get(UsersRepository).bulkCreateUsers(backlog.slice(start, start + 10_000));
     } finally {
       await writer.close();
     }
