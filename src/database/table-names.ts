@@ -32,6 +32,7 @@ export class TableNames {
   // The user lifecycle events (the transactional outbox) and their deliveries.
   readonly outbox: string;
   readonly outboxDeliveries: string;
+  readonly outboxDestinations: string;
   // Webhook subscriptions (the relay's destinations `webhook:<id>`).
   readonly webhooks: string;
   // Where runUsersMigrations records what it applied.
@@ -58,6 +59,7 @@ export class TableNames {
     this.auditLog = this.qualified('audit_log');
     this.outbox = this.qualified('outbox');
     this.outboxDeliveries = this.qualified('outbox_deliveries');
+    this.outboxDestinations = this.qualified('outbox_destinations');
     this.webhooks = this.qualified('webhooks');
     this.migrations = this.qualified('users_migrations');
   }

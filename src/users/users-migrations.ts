@@ -101,7 +101,7 @@ async function applyPending(runner: QueryRunner, names: TableNames, dataSource: 
 // The migration was rolled back; the error says what to change.
 function withHint(error: unknown, names: TableNames): unknown {
   if (pgErrorOf(error)?.code !== SQLSTATE.DUPLICATE_TABLE || !(error instanceof Error)) return error;
-  error.message = `${error.message}: the database already has a table the module would create (${names.users}, ${names.files}, ${names.auditLog}, ${names.outbox}, ${names.outboxDeliveries} or ${names.webhooks}); give UsersModule a tablePrefix or a schema`;
+  error.message = `${error.message}: the database already has a table the module would create (${names.users}, ${names.files}, ${names.auditLog}, ${names.outbox}, ${names.outboxDeliveries}, ${names.outboxDestinations} or ${names.webhooks}); give UsersModule a tablePrefix or a schema`;
   return error;
 }
 

@@ -83,6 +83,10 @@ export interface UsersModuleSettings {
     anonymizeAfterDays?: number;
     schedule?: string;
     batchSize?: number;
+    // Dormancy is read from last_login_at, which this module's own login keeps. With an authGuard
+    // or routes: false that login does not run: a policy that deactivates or anonymizes is then
+    // refused unless your app records its logins (UsersRepository.updateLastLogin) and says so here.
+    loginsRecordedByHost?: boolean;
   };
 }
 
@@ -190,6 +194,14 @@ export class UsersSettings {
     };
     if (this.events.handlerTimeoutMs >= this.events.leaseMs) fail('events.handlerTimeoutMs', `less than events.leaseMs (${this.events.leaseMs})`);
     this.retention = retentionSettings(settings.retention ?? {});
+    const acts = this.retention.deactivateAfterDays != null || this.retention.anonymizeAfterDays != null;
+    const ownLogin = !definition.authGuard && definition.routes !== false;
+    if (acts && !ownLogin && settings.retention?.loginsRecordedByHost !== true) {
+      fail(
+        'retention',
+        'without deactivateAfterDays and anonymizeAfterDays, or with loginsRecordedByHost: true: with an authGuard or routes: false the module\'s login does not run, so last_login_at only moves if your app calls UsersRepository.updateLastLogin, and every account would look dormant',
+      );
+    }
   }
 
   // The role an administrator made by this module gets.

@@ -1,8 +1,10 @@
 import { hashPassword } from '../../src/users/password';
 import type { UserEvent } from '../../src/users/events/user-event';
 import { UsersEvents } from '../../src/users/events/users-events.service';
+import { UsersRepository } from '../../src/users/users.repository';
 import { EventDeliveries, type EventDelivery } from '../../src/users/events/event-deliveries.service';
 import type { TestingModule } from '@nestjs/testing';
+import { Client } from 'pg';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
 import { createTestDatabase } from '../support/test-database';
 import { until } from '../support/until';
@@ -368,6 +370,132 @@ describe('user lifecycle events: two instances relaying one outbox', () => {
       await a.close();
       await b.close();
       await database.drop();
+    }
+  });
+});
+
+// A stored hash (no argon2 per user).
+const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$c29tZWhhc2hzb21laGFzaHNvbWVoYXNoc29tZWhhc2g';
+
+// What the relay does when instances differ, run long, or destinations go away.
+describe('user lifecycle events: routing across instances, leases, abandoned destinations, error texts', () => {
+  const fast = { pollIntervalMs: 30, backoffMs: 20, maxBackoffMs: 50, maxAttempts: 3 };
+
+  it('routes an event to the destinations another instance announced, even when a script without them routes it', async () => {
+    const database = await createTestDatabase();
+    const seen: string[] = [];
+    const app = await createRepositoryContext({}, {
+      database,
+      keepDatabase: true,
+      settings: { events: fast },
+      beforeInit: (module) => module.get(UsersEvents).on('user.created', (event) => void seen.push(event.userId), { name: 'welcome' }),
+    });
+    // A script: relays too (the default), but has no subscriber of its own.
+    const script = await createRepositoryContext({}, { database, keepDatabase: true, settings: { events: fast } });
+    try {
+      await until(() => app.sql(`SELECT 1 FROM outbox_destinations WHERE name = 'subscriber:welcome'`), (rows) => rows.length === 1);
+      const created = await script.users.bulkCreateUsers(Array.from({ length: 20 }, () => ({ email: uniqueEmail('scripted'), hashedPassword: HASH })));
+      const ids = created.map((u) => u.id);
+      await until(() => seen.filter((id) => ids.includes(id)).length, (n) => n === ids.length);
+      expect(seen.filter((id) => ids.includes(id)).sort()).toEqual([...ids].sort());
+    } finally {
+      await script.close();
+      await app.close();
+      await database.drop();
+    }
+  });
+
+  it('starts no delivery its lease could not cover: the rest are released to the next round, each delivered once', async () => {
+    const seen: string[] = [];
+    const ctx = await createRepositoryContext({}, {
+      // A claim may start deliveries for (leaseMs - handlerTimeoutMs) less min(1 s, half of that) = 650 ms: 30 of 40 ms each do not fit.
+      settings: { events: { ...fast, leaseMs: 1600, handlerTimeoutMs: 300, batchSize: 50 } },
+      beforeInit: (module) =>
+        module.get(UsersEvents).on(
+          'user.created',
+          async (event) => {
+            seen.push(event.id);
+            await new Promise((resolve) => setTimeout(resolve, 40));
+          },
+          { name: 'slow' },
+        ),
+    });
+    try {
+      const created = await ctx.users.bulkCreateUsers(Array.from({ length: 30 }, () => ({ email: uniqueEmail('slow'), hashedPassword: HASH })));
+      const rows = await until(
+        () => ctx.sql<{ status: string; attempts: number }>(`SELECT status, attempts FROM outbox_deliveries WHERE destination = 'subscriber:slow'`),
+        (r) => r.length === created.length && r.every((d) => d.status === 'delivered'),
+        20_000,
+      );
+      expect(rows).toHaveLength(created.length);
+      expect(rows.every((d) => d.status === 'delivered' && d.attempts === 1)).toBe(true);
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen).toHaveLength(created.length);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('dead-letters the pending deliveries of a destination no instance announces any more', async () => {
+    const database = await createTestDatabase();
+    const first = await createRepositoryContext({}, {
+      database,
+      keepDatabase: true,
+      settings: { events: fast },
+      beforeInit: (module) => module.get(UsersEvents).on('user.created', () => Promise.reject(new Error('down')), { name: 'renamed-later' }),
+    });
+    let userId: string;
+    try {
+      userId = (await createUser(first.users)).id;
+      await until(() => first.sql(`SELECT 1 FROM outbox_deliveries WHERE destination = 'subscriber:renamed-later' AND attempts >= 1`), (r) => r.length === 1);
+    } finally {
+      await first.close();
+    }
+    // A day later, no instance has it any more.
+    const client = new Client({ connectionString: database.url });
+    await client.connect();
+    await client.query(`UPDATE outbox_destinations SET seen_at = now() - interval '25 hours' WHERE name = 'subscriber:renamed-later'`);
+    await client.end();
+    const later = await createRepositoryContext({}, { database, settings: { events: fast } });
+    try {
+      const rows = await until(
+        () => later.sql<{ status: string; last_error: string }>(`SELECT status, last_error FROM outbox_deliveries d JOIN outbox o ON o.seq = d.event_seq WHERE o.user_id = $1`, [userId]),
+        (r) => r[0]?.status === 'dead',
+      );
+      expect(rows).toEqual([{ status: 'dead', last_error: 'no instance delivers to this destination any more' }]);
+    } finally {
+      await later.close();
+    }
+  });
+
+  it('keeps no email address in a delivery error, and an erasure clears the errors about the user', async () => {
+    const ctx = await createRepositoryContext({}, {
+      settings: { events: { ...fast, maxAttempts: 1 } },
+      beforeInit: (module) =>
+        module.get(UsersEvents).on(
+          'user.created',
+          async (event) => {
+            const user = await module.get(UsersRepository).getUserById(event.userId);
+            throw new Error(`550 mailbox <${user?.email}> unknown for ${user?.fullName}`);
+          },
+          { name: 'mailer' },
+        ),
+    });
+    try {
+      const email = uniqueEmail('erased-mailbox');
+      const user = await ctx.users.createUserWithValidation(email, 'a long enough password 9', { fullName: 'Erased Person' });
+      const [failed] = await until(
+        () => ctx.sql<{ last_error: string }>(`SELECT last_error FROM outbox_deliveries WHERE user_id = $1 AND destination = 'subscriber:mailer' AND status = 'dead'`, [user.id]),
+        (r) => r.length === 1,
+      );
+      expect(failed.last_error).toBe('550 mailbox <<email>> unknown for Erased Person');
+      expect(failed.last_error).not.toContain(email);
+      await ctx.users.anonymizeUser(user.id);
+      const stored = JSON.stringify(await ctx.sql(`SELECT d.* FROM outbox_deliveries d WHERE d.user_id = $1`, [user.id]));
+      expect(stored).not.toContain('Erased Person');
+      expect(stored).toContain('redacted by an erasure');
+    } finally {
+      await ctx.close();
     }
   });
 });

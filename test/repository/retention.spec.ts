@@ -13,7 +13,8 @@ import { UsersSettings, type UsersModuleSettings } from '../../src/users/users.o
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
 import { createUser } from '../support/user-factory';
 
-const POLICY = { warnAfterDays: 30, deactivateAfterDays: 60, anonymizeAfterDays: 90, batchSize: 2 };
+// The contexts here mount no routes: the tests record logins through the repository.
+const POLICY = { warnAfterDays: 30, deactivateAfterDays: 60, anonymizeAfterDays: 90, batchSize: 2, loginsRecordedByHost: true };
 
 interface Seen {
   daysAgo: number;
@@ -50,11 +51,15 @@ describe('the retention policy', () => {
 
     it('takes each step alone, in any combination, and fills in the schedule and batch size', () => {
       expect(settings(undefined).retention).toEqual({ warnAfterDays: null, deactivateAfterDays: null, anonymizeAfterDays: null, schedule: '0 * * * *', batchSize: 500 });
-      expect(settings({ anonymizeAfterDays: 400, schedule: '30 3 * * *' }).retention).toMatchObject({ warnAfterDays: null, anonymizeAfterDays: 400, schedule: '30 3 * * *' });
-      expect(settings({ warnAfterDays: 10, anonymizeAfterDays: 20, batchSize: 50 }).retention).toMatchObject({ warnAfterDays: 10, anonymizeAfterDays: 20, batchSize: 50 });
+      expect(settings({ anonymizeAfterDays: 400, schedule: '30 3 * * *', loginsRecordedByHost: true }).retention).toMatchObject({ warnAfterDays: null, anonymizeAfterDays: 400, schedule: '30 3 * * *' });
+      expect(settings({ warnAfterDays: 10, anonymizeAfterDays: 20, batchSize: 50, loginsRecordedByHost: true }).retention).toMatchObject({ warnAfterDays: 10, anonymizeAfterDays: 20, batchSize: 50 });
     });
 
     it('refuses steps out of order, days that are not whole and positive, and a bad schedule', () => {
+      // Without the module's login, last_login_at does not move unless the host records logins.
+      expect(() => settings({ anonymizeAfterDays: 400 })).toThrow(/option retention must be .*loginsRecordedByHost: true/);
+      expect(settings({ warnAfterDays: 30 }).retention).toMatchObject({ warnAfterDays: 30 });
+      expect(new UsersSettings({ retention: { anonymizeAfterDays: 400 }, jwt: { secret: 'x'.repeat(40) } }, { dataSource: 'default' }).retention).toMatchObject({ anonymizeAfterDays: 400 });
       expect(() => settings({ warnAfterDays: 60, deactivateAfterDays: 60 })).toThrow('option retention.deactivateAfterDays must be greater than retention.warnAfterDays (60)');
       expect(() => settings({ warnAfterDays: 90, anonymizeAfterDays: 30 })).toThrow('option retention.anonymizeAfterDays must be greater than retention.warnAfterDays (90)');
       expect(() => settings({ deactivateAfterDays: 0 })).toThrow(/retention.deactivateAfterDays must be a whole number >= 1/);
@@ -186,8 +191,8 @@ describe('the retention policy', () => {
   });
 
   it('does the work once when two instances run at the same time', async () => {
-    const first = await createRepositoryContext({}, { settings: { events: { relay: false }, retention: { warnAfterDays: 30, deactivateAfterDays: 60, batchSize: 5 } } });
-    const second = await createRepositoryContext({}, { database: first.database, keepDatabase: true, settings: { events: { relay: false }, retention: { warnAfterDays: 30, deactivateAfterDays: 60, batchSize: 5 } } });
+    const first = await createRepositoryContext({}, { settings: { events: { relay: false }, retention: { warnAfterDays: 30, deactivateAfterDays: 60, batchSize: 5, loginsRecordedByHost: true } } });
+    const second = await createRepositoryContext({}, { database: first.database, keepDatabase: true, settings: { events: { relay: false }, retention: { warnAfterDays: 30, deactivateAfterDays: 60, batchSize: 5, loginsRecordedByHost: true } } });
     try {
       const warned: string[] = [];
       for (let i = 0; i < 40; i++) warned.push(await userSeen(first, { daysAgo: 40 + i }));
@@ -217,7 +222,7 @@ describe('the retention policy', () => {
   describe('the scheduled job', () => {
     it('exists only when the policy has a step, and stops with the module', async () => {
       const without = await createRepositoryContext({}, { settings: { events: { relay: false } } });
-      const withPolicy = await createRepositoryContext({}, { database: without.database, keepDatabase: true, settings: { events: { relay: false }, retention: { anonymizeAfterDays: 400 } } });
+      const withPolicy = await createRepositoryContext({}, { database: without.database, keepDatabase: true, settings: { events: { relay: false }, retention: { anonymizeAfterDays: 400, loginsRecordedByHost: true } } });
       try {
         expect(without.module.get(RetentionScheduler).scheduled).toBe(false);
         expect(withPolicy.module.get(RetentionScheduler).scheduled).toBe(true);

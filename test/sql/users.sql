@@ -742,6 +742,9 @@ UPDATE "audit_log" a SET details = CASE WHEN s.mentions THEN '{"redacted": true}
   FROM "audit_log" WHERE user_id = $1) s
   WHERE a.id = s.id AND (s.mentions OR a.details ?| $2::text[]);
 
+-- params: $1 uuid
+UPDATE "outbox_deliveries" SET last_error = 'redacted by an erasure' WHERE user_id = $1 AND last_error IS NOT NULL;
+
 -- params: $1 text, $2 text[8], $3 null, $4 null, $5 uuid[1], $6 int[1]
 INSERT INTO "outbox" (type, user_id, actor_id, request_id, version, changed_fields)
   SELECT $1::text, w.id, $3::uuid, $4::text, w.version, $2::text[] FROM unnest($5::uuid[], $6::int[]) AS w(id, version);

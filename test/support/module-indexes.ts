@@ -4,9 +4,9 @@ export const MODULE_INDEXES = [
   'IDX_audit_log_user_id_created_at',
   'IDX_files_user_id_created_at',
   'IDX_outbox_deliveries_destination',
-  'IDX_outbox_deliveries_due',
+  'IDX_outbox_deliveries_errors',
   'IDX_outbox_deliveries_order',
-  'IDX_outbox_deliveries_status',
+  'IDX_outbox_deliveries_pending',
   'IDX_outbox_unrouted',
   'IDX_users_created_at_id',
   'IDX_users_last_login_at',
@@ -22,6 +22,7 @@ export const MODULE_INDEXES = [
   'PK_files',
   'PK_outbox',
   'PK_outbox_deliveries',
+  'PK_outbox_destinations',
   'PK_users',
   'PK_webhooks',
   'UQ_outbox_id',
@@ -29,4 +30,4 @@ export const MODULE_INDEXES = [
 ];
 
 // The module's tables, under the default naming.
-export const MODULE_TABLES = ['users', 'files', 'audit_log', 'outbox', 'outbox_deliveries', 'webhooks'];
+export const MODULE_TABLES = ['users', 'files', 'audit_log', 'outbox', 'outbox_deliveries', 'outbox_destinations', 'webhooks'];

@@ -135,7 +135,7 @@ describe(`host app with UsersModule on its own TypeORM connection (${adapter})`,
       );
       assert.deepEqual(
         tables.rows.map((t: { table_name: string }) => t.table_name),
-        ['app_audit_log', 'app_files', 'app_outbox', 'app_outbox_deliveries', 'app_users', 'app_users_migrations', 'app_webhooks', 'users'],
+        ['app_audit_log', 'app_files', 'app_outbox', 'app_outbox_deliveries', 'app_outbox_destinations', 'app_users', 'app_users_migrations', 'app_webhooks', 'users'],
       );
       const stored = await db.query(`SELECT email FROM app_users ORDER BY email`);
       assert.deepEqual(

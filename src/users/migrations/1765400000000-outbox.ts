@@ -51,14 +51,28 @@ export class Outbox1765400000000 implements MigrationInterface {
         CONSTRAINT ${t.object('FK_outbox_deliveries_event')} FOREIGN KEY ("event_seq") REFERENCES ${t.outbox} ("seq") ON DELETE CASCADE,
         CONSTRAINT ${t.object('CHK_outbox_deliveries_status')} CHECK ("status" IN ('pending', 'delivered', 'dead'))
       )`);
-    // What is due, oldest first; and whether an earlier delivery to the same destination about the
-    // same user is still pending (it must go first).
-    await db.query(`CREATE INDEX ${t.object('IDX_outbox_deliveries_due')} ON ${t.outboxDeliveries} ("next_attempt_at") WHERE "status" = 'pending'`);
+    // The pending deliveries, oldest event first (what a relay claims, however long the delivered
+    // history); and whether an earlier delivery to the same destination about the same user is
+    // still pending (it must go first).
+    await db.query(`CREATE INDEX ${t.object('IDX_outbox_deliveries_pending')} ON ${t.outboxDeliveries} ("event_seq") WHERE "status" = 'pending'`);
     await db.query(`CREATE INDEX ${t.object('IDX_outbox_deliveries_order')} ON ${t.outboxDeliveries} ("destination", "user_id", "event_seq") WHERE "status" = 'pending'`);
-    await db.query(`CREATE INDEX ${t.object('IDX_outbox_deliveries_status')} ON ${t.outboxDeliveries} ("status", "destination") WHERE "status" <> 'delivered'`);
+    // The failed deliveries about a user, whose errors an erasure clears (a destination's error
+    // text is not ours to vouch for). Only deliveries that ever failed are in it.
+    await db.query(`CREATE INDEX ${t.object('IDX_outbox_deliveries_errors')} ON ${t.outboxDeliveries} ("user_id") WHERE "last_error" IS NOT NULL`);
+    // The destinations the relaying instances deliver to, as they last announced them: an event is
+    // routed to every destination seen recently, whichever instance routes it (a script or an old
+    // pod without a subscriber must not route events past it).
+    await db.query(`
+      CREATE TABLE ${t.outboxDestinations} (
+        "name" text NOT NULL,
+        "types" text[],
+        "seen_at" timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT ${t.object('PK_outbox_destinations')} PRIMARY KEY ("name")
+      )`);
   }
 
   async down(db: QueryRunner): Promise<void> {
+    await db.query(`DROP TABLE ${this.t.outboxDestinations}`);
     await db.query(`DROP TABLE ${this.t.outboxDeliveries}`);
     await db.query(`DROP TABLE ${this.t.outbox}`);
   }

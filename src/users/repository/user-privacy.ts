@@ -47,6 +47,8 @@ export class UserPrivacy {
       if (before.anonymized) return;
       const version = await this.eraseUser(id);
       await this.scrubAuditHistory(id, before);
+      // A destination's error text about this user's events may quote what it was sent to.
+      await this.db.query(`UPDATE ${this.t.outboxDeliveries} SET last_error = 'redacted by an erasure' WHERE user_id = $1 AND last_error IS NOT NULL`, [id]);
       await this.store.invalidate([id]);
       await this.store.recordEvents([{ id, version }], { type: 'user.anonymized', fields: ERASED_FIELDS });
       await this.audit.auditLogUserChange(id, 'user.anonymized', { outcome: 'success' });

@@ -92,7 +92,9 @@ export class UserRetention {
       `NOT (${alias}.roles && $2::text[])`,
     ];
     if (candidates.beforeDays !== undefined) conditions.push(`${lastSeen(alias)} >= now() - make_interval(days => $${params.push(candidates.beforeDays)}::int)`);
-    if (candidates.step === 'warn') conditions.push(`${alias}.dormant_warned_at IS NULL`);
+    // A deactivated user is not warned (it cannot log in to act on a warning): past the
+    // anonymization step it is erased without one, once.
+    if (candidates.step === 'warn') conditions.push(`${alias}.dormant_warned_at IS NULL`, `${alias}.is_active`);
     if (candidates.step === 'deactivate') conditions.push(`${alias}.is_active`);
     const requires = candidates.requires;
     if (requires) {

@@ -22,7 +22,7 @@ describe('WebhookAllowList', () => {
 
   it('refuses internal addresses a listed name resolves to, unless the name or the address is listed exactly', () => {
     expect(list.addressIssue('hooks.example.com', '93.184.216.34')).toBeUndefined();
-    for (const address of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '::1', '::', 'fe80::1', 'fd12::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:a00:1']) {
+    for (const address of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '::1', '::', 'fe80::1', 'fd12::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:a00:1', '::7f00:1', '64:ff9b::a00:1', '64:ff9b:1::1', '2002:a00:1::1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', 'fec0::1']) {
       expect(list.addressIssue('x.partner.example', address)).toMatch(/resolves to the internal address/);
     }
     // Listed exactly: an operator's decision.

@@ -1,8 +1,9 @@
 import { BlockList, isIP } from 'node:net';
 
 // Addresses a webhook must not reach unless they are listed: loopback, private, carrier-grade
-// NAT, link-local (cloud metadata services), unique-local, unspecified, multicast, reserved, and
-// IPv4 mapped into IPv6 (which would smuggle any of these past a v6-only check).
+// NAT, link-local (cloud metadata services), unique-local, site-local, unspecified, multicast,
+// reserved, and the IPv6 forms that carry an IPv4 address (mapped, compatible, NAT64, Teredo,
+// 6to4: any of them could smuggle an internal IPv4 address past a v6-only check).
 const INTERNAL = new BlockList();
 for (const [network, prefix] of [
   ['0.0.0.0', 8],
@@ -20,12 +21,15 @@ for (const [network, prefix] of [
   INTERNAL.addSubnet(network, prefix, 'ipv4');
 }
 for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  ['::', 96], // the unspecified and loopback addresses, and IPv4-compatible ones (::a.b.c.d)
   ['::ffff:0:0', 96],
-  ['64:ff9b::', 96],
+  ['64:ff9b::', 96], // NAT64: an IPv4 address behind a translator
+  ['64:ff9b:1::', 48],
+  ['2001::', 32], // Teredo: an IPv4 address inside
+  ['2002::', 16], // 6to4: likewise
   ['fc00::', 7],
   ['fe80::', 10],
+  ['fec0::', 10], // site-local (deprecated, still routed on some networks)
   ['ff00::', 8],
 ] as const) {
   INTERNAL.addSubnet(network, prefix, 'ipv6');
