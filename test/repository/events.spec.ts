@@ -8,7 +8,9 @@ import { Client } from 'pg';
 import { createRepositoryContext, type RepositoryContext } from '../support/repository-context';
 import { createTestDatabase } from '../support/test-database';
 import { until } from '../support/until';
-import { createUser, factoryPasswordHash, uniqueEmail } from '../support/user-factory';
+import { captureSentStatements } from '../support/statement-capture';
+import { OutboxRelay } from '../../src/users/events/outbox-relay';
+import { createUser, explain, factoryPasswordHash, uniqueEmail } from '../support/user-factory';
 
 interface OutboxRow {
   seq: string;
@@ -494,6 +496,42 @@ describe('user lifecycle events: routing across instances, leases, abandoned des
       const stored = JSON.stringify(await ctx.sql(`SELECT d.* FROM outbox_deliveries d WHERE d.user_id = $1`, [user.id]));
       expect(stored).not.toContain('Erased Person');
       expect(stored).toContain('redacted by an erasure');
+    } finally {
+      await ctx.close();
+    }
+  });
+});
+
+// The relay's statements at the size of a week of history: each is served by an index.
+describe('user lifecycle events: the relay\'s plans over a long delivered history', () => {
+  it('claims pending deliveries through their index, not through the delivered ones', async () => {
+    const ctx = await createRepositoryContext({}, { settings: { events: { relay: false } } });
+    try {
+      // 60,000 delivered events of 20,000 users, and 100 pending ones.
+      await ctx.sql(`
+        WITH e AS (
+          INSERT INTO outbox (type, user_id, version, fanned_out_at)
+          SELECT 'user.updated', md5((n % 20000)::text)::uuid, 1, now() FROM generate_series(1, 60100) AS n RETURNING seq, user_id)
+        INSERT INTO outbox_deliveries (event_seq, destination, user_id, status, attempts, delivered_at)
+        SELECT seq, 'subscriber:plans', user_id, CASE WHEN seq % 601 = 0 THEN 'pending' ELSE 'delivered' END, 1, now() FROM e`);
+      await ctx.sql('ANALYZE outbox');
+      await ctx.sql('ANALYZE outbox_deliveries');
+      const relay = ctx.module.get(OutboxRelay);
+      const events = ctx.module.get(UsersEvents);
+      const off = events.add({ name: 'subscriber:plans', types: null, deliver: async () => undefined });
+      try {
+        const { statements } = await captureSentStatements(() => relay.round());
+        const claim = statements.find((s) => s.text.includes('WITH due AS'));
+        const prune = statements.find((s) => s.text.startsWith('DELETE FROM'));
+        expect(claim).toBeDefined();
+        const plan = await explain(ctx, { sql: claim!.text, params: claim!.values });
+        expect(plan).toContain('IDX_outbox_deliveries_pending');
+        expect(plan).not.toMatch(/Seq Scan on outbox_deliveries/);
+        expect(prune).toBeDefined();
+        expect(await explain(ctx, { sql: prune!.text, params: prune!.values })).not.toMatch(/Seq Scan on outbox\b/);
+      } finally {
+        off();
+      }
     } finally {
       await ctx.close();
     }
