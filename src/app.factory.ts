@@ -6,7 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import helmet from '@fastify/helmet';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { bodyBounds } from './common/body-limits';
@@ -158,8 +158,20 @@ function setUpOpenApi(app: NestFastifyApplication): void {
       .setTitle('Users API')
       .setDescription('User records: lookups, search, bulk, import/export, roles, audit and GDPR erasure. Every /users route needs an admin bearer token from POST /auth/login.')
       .setVersion('1')
+      .setLicense('MIT', 'https://opensource.org/licenses/MIT')
+      .addServer('/')
       .addBearerAuth()
       .build(),
   );
+  describeCsvBodiesAsText(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}
+
+// @nestjs/swagger gives every media type an operation consumes the body's one schema; a text/csv
+// body (POST /users/import) is text with a header row, not the JSON object.
+function describeCsvBodiesAsText(document: OpenAPIObject): void {
+  for (const operation of Object.values(document.paths).flatMap((path) => [path.get, path.put, path.post, path.patch, path.delete])) {
+    const content = operation?.requestBody && 'content' in operation.requestBody ? operation.requestBody.content : undefined;
+    if (content?.['text/csv']) content['text/csv'] = { schema: { type: 'string', description: 'CSV: a header row naming the columns of the JSON form, then one user per row' } };
+  }
 }

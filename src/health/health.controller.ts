@@ -21,7 +21,7 @@ export class HealthController {
   @Public()
   @NoThrottle()
   @HealthCheck()
-  @ApiOperation({ operationId: 'getHealth', summary: 'Liveness and database reachability' })
+  @ApiOperation({ operationId: 'getHealth', summary: 'Liveness and database reachability', security: [] })
   check() {
     return this.health.check([
       () =>

@@ -23,8 +23,10 @@ import { LoginAttemptGuard } from './login-attempt.guard';
 import { Public } from './public.decorator';
 import { Roles } from './roles.decorator';
 import { UsersRoutes } from '../controllers/users-routes.decorator';
+import { ApiErrorResponses, ErrorResponseDto } from '../../errors/api-error-responses';
 
 @ApiTags('auth')
+@ApiErrorResponses(503)
 @UsersRoutes()
 @Controller('auth')
 export class AuthController {
@@ -42,10 +44,11 @@ export class AuthController {
   @NoThrottle()
   @UseGuards(LoginAttemptGuard)
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ operationId: 'login', summary: 'Exchange email and password for a bearer token' })
+  @ApiOperation({ operationId: 'login', summary: 'Exchange email and password for a bearer token', security: [] })
+  @ApiErrorResponses(400)
   @ApiOkResponse({ type: AccessTokenDto })
-  @ApiUnauthorizedResponse({ description: 'Unknown email, wrong password, or an account that cannot log in (one body for all)' })
-  @ApiTooManyRequestsResponse({ description: 'Too many attempts from this address or failures for this account; see Retry-After' })
+  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Unknown email, wrong password, or an account that cannot log in (one body for all)' })
+  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Too many attempts from this address or failures for this account; see Retry-After' })
   login(@Body() body: LoginDto, @Req() request: HttpRequest): Promise<AccessTokenDto> {
     // request.ip honours TRUST_PROXY only: a client cannot pick its address with X-Forwarded-For.
     // It is missing only once the client has gone, whose attempts then share one budget.
@@ -58,7 +61,7 @@ export class AuthController {
   @ApiBearerAuth()
   @ApiOperation({ operationId: 'getCurrentUser', summary: 'The authenticated caller' })
   @ApiOkResponse({ type: UserResponseDto, description: 'The caller as a user (never with a password hash)' })
-  @ApiUnauthorizedResponse({ description: 'Missing, invalid, expired or retired token' })
+  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing, invalid, expired or retired token' })
   async getCurrentUser(@CurrentUser() caller: AuthenticatedUser): Promise<UserResponseDto> {
     return toUserResponse(await this.auth.currentUser(caller.id));
   }
@@ -74,7 +77,7 @@ export class AuthController {
   @ApiBearerAuth()
   @ApiOperation({ operationId: 'logout', summary: "End every token of the caller (all sessions, on every device)" })
   @ApiNoContentResponse({ description: 'Every token issued to the caller so far stops working; log in again for a new one' })
-  @ApiUnauthorizedResponse({ description: 'Missing, invalid, expired or retired token' })
+  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing, invalid, expired or retired token' })
   logout(@CurrentUser() caller: AuthenticatedUser): Promise<void> {
     return this.auth.logout(caller.id);
   }
@@ -86,9 +89,10 @@ export class AuthController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiBearerAuth()
   @ApiOperation({ operationId: 'changeOwnPassword', summary: "Change the caller's password; every token issued so far stops working" })
+  @ApiErrorResponses(400)
   @ApiNoContentResponse({ description: 'Changed; log in again with the new password' })
-  @ApiUnauthorizedResponse({ description: 'Missing, invalid, expired or retired token' })
-  @ApiTooManyRequestsResponse({ description: 'Too many password changes for this account; see Retry-After' })
+  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing, invalid, expired or retired token' })
+  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Too many password changes for this account; see Retry-After' })
   changeOwnPassword(@CurrentUser() caller: AuthenticatedUser, @Body() body: ChangePasswordDto, @Req() request: AuditedRequest): Promise<void> {
     return this.auth.changeOwnPassword(caller.id, body.currentPassword, body.newPassword, this.auditor.committer(request));
   }

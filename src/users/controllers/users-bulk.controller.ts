@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Patch, Post, Query, Req, StreamableFile } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { Audited, AuditedByHandler } from '../../audit/audit.decorators';
 import type { AuditedRequest } from '../../audit/audited-request';
 import { RequestAuditor } from '../../audit/request-auditor.service';
@@ -16,16 +16,18 @@ import { BulkCreateBodyPipe } from './bulk-create-body.pipe';
 import { ImportBodyPipe } from './import-body.pipe';
 import { CurrentUser } from '../auth/authenticated-user';
 import { UsersRoutes } from './users-routes.decorator';
+import { ApiErrorResponses } from '../../errors/api-error-responses';
 
 export class ImportReportDto {
-  dryRun!: boolean;
-  count!: number;
-  users!: UserResponseDto[];
+  @ApiProperty({ description: 'True when nothing was written: the users are what the import would create or update' }) dryRun!: boolean;
+  @ApiProperty() count!: number;
+  @ApiProperty({ type: [UserResponseDto] }) users!: UserResponseDto[];
 }
 
 // Many users at once: bulk create/update/delete, import and export.
 @ApiTags('users')
 @ApiBearerAuth()
+@ApiErrorResponses(401, 403, 503)
 @Roles('admin')
 @UsersRoutes()
 @Controller('users')
@@ -41,6 +43,7 @@ export class UsersBulkController {
   @AuditedByHandler('users.bulk-create')
   @BodyLimit('bulk')
   @ApiOperation({ operationId: 'bulkCreateUsers', summary: 'Create many users, all or nothing' })
+  @ApiErrorResponses(400, 409)
   @ApiBody({ type: BulkCreateDto })
   @ApiCreatedResponse({ type: [UserResponseDto] })
   async bulkCreateUsers(@Body(BulkCreateBodyPipe) users: NewUser[], @Req() request: AuditedRequest): Promise<UserResponseDto[]> {
@@ -54,6 +57,7 @@ export class UsersBulkController {
   @Audited('users.bulk-update')
   @BodyLimit('bulk')
   @ApiOperation({ operationId: 'bulkUpdateUsers', summary: 'Apply one change to many users' })
+  @ApiErrorResponses(400)
   @ApiOkResponse({ type: [UserResponseDto] })
   async bulkUpdateUsers(@CurrentUser() actor: Actor, @Body() body: BulkUpdateDto): Promise<UserResponseDto[]> {
     return (await this.service.bulkUpdate(actor, body.ids, body.data)).map(toUserResponse);
@@ -65,6 +69,7 @@ export class UsersBulkController {
   @Audited('users.bulk-delete')
   @BodyLimit('bulk')
   @ApiOperation({ operationId: 'bulkDeleteUsers', summary: 'Hard-delete many users (files go, audit stays)' })
+  @ApiErrorResponses(400, 429)
   @ApiNoContentResponse()
   async bulkDeleteUsers(@CurrentUser() actor: Actor, @Body() body: BulkIdsDto): Promise<void> {
     await this.service.bulkDelete(actor, body.ids);
@@ -74,7 +79,9 @@ export class UsersBulkController {
   @SensitiveRoute('export')
   @AuditedByHandler('users.export')
   @ApiOperation({ operationId: 'exportUsers', summary: 'Stream every user as CSV or JSON (no password hashes)' })
+  @ApiErrorResponses(400, 429)
   @ApiProduces('text/csv', 'application/json')
+  @ApiOkResponse({ description: 'Every user, streamed as CSV or as JSON (format=json)' })
   async exportUsers(@Query() query: ExportQueryDto, @Req() request: AuditedRequest): Promise<StreamableFile> {
     const format = query.format ?? 'csv';
     // The audit row commits on the export's connection before the COPY starts (no transaction
@@ -93,6 +100,7 @@ export class UsersBulkController {
   @AuditedByHandler('users.import')
   @BodyLimit('bulk')
   @ApiOperation({ operationId: 'importUsers', summary: 'Import users from JSON {users:[...]} or text/csv, all or nothing' })
+  @ApiErrorResponses(400, 409, 429)
   @ApiConsumes('application/json', 'text/csv')
   @ApiBody({ type: ImportBodyDto })
   @ApiCreatedResponse({ type: ImportReportDto })

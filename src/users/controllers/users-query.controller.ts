@@ -16,10 +16,12 @@ import {
 } from '../dto/user-queries.dto';
 import { UsersRepository } from '../users.repository';
 import { UsersRoutes } from './users-routes.decorator';
+import { ApiErrorResponses } from '../../errors/api-error-responses';
 
 // Read-only collection routes: lists, filters, search, counts and statistics.
 @ApiTags('users')
 @ApiBearerAuth()
+@ApiErrorResponses(400, 401, 403, 503)
 @Roles('admin')
 @NoThrottle()
 @UsersRoutes()

@@ -20,11 +20,13 @@ import { UsersService, type Actor } from '../users.service';
 import { CurrentUser } from '../auth/authenticated-user';
 import { UserIdPipe } from './user-id.pipe';
 import { UsersRoutes } from './users-routes.decorator';
+import { ApiErrorResponses } from '../../errors/api-error-responses';
 
 // Routes about one user, addressed by id, plus create and upsert. The rule from route to code:
 // reads call UsersRepository, every change calls UsersService (where the admin policy lives).
 @ApiTags('users')
 @ApiBearerAuth()
+@ApiErrorResponses(401, 403, 503)
 @Roles('admin')
 @UsersRoutes()
 @Controller('users')
@@ -39,6 +41,7 @@ export class UsersController {
   @NoThrottle()
   @AuditedByHandler('user.create')
   @ApiOperation({ operationId: 'createUser', summary: 'Create a user (argon2id-hashed password)' })
+  @ApiErrorResponses(400, 409)
   @ApiCreatedResponse({ type: UserResponseDto })
   async createUser(@Body() body: CreateUserDto, @Req() request: AuditedRequest): Promise<UserResponseDto> {
     return toUserResponse(await this.service.createUser(body.email, body.password, body.fullName, this.auditor.committer(request)));
@@ -49,6 +52,7 @@ export class UsersController {
   @Audited('user.upsert')
   @BodyLimit('profile')
   @ApiOperation({ operationId: 'upsertUser', summary: 'Create the user with this email, or apply the defaults to it' })
+  @ApiErrorResponses(400, 409)
   @ApiOkResponse({ type: UserResponseDto, description: 'Updated (201 when created)' })
   async upsertUser(@CurrentUser() actor: Actor, @Body() body: UpsertUserDto, @Res({ passthrough: true }) reply: HttpReply): Promise<UserResponseDto> {
     const { user, created } = await this.service.upsertUser(actor, body.email, body.defaults);
@@ -60,6 +64,8 @@ export class UsersController {
   @Head(':id')
   @NoThrottle()
   @ApiOperation({ operationId: 'headUser', summary: 'Whether the user exists (200 or 404)' })
+  @ApiOkResponse({ description: 'The user exists' })
+  @ApiErrorResponses(404)
   async headUser(@Param('id', UserIdPipe) id: string): Promise<void> {
     if (!(await this.users.userExists(id))) throw new UserNotFoundError(id);
   }
@@ -67,6 +73,7 @@ export class UsersController {
   @Get(':id')
   @NoThrottle()
   @ApiOperation({ operationId: 'getUser', summary: 'One user; include=files adds the user files' })
+  @ApiErrorResponses(400, 404)
   @ApiOkResponse({ type: UserWithFilesResponseDto })
   async getUser(@Param('id', UserIdPipe) id: string, @Query() query: GetUserQueryDto, @Res({ passthrough: true }) reply: HttpReply): Promise<UserWithFilesResponseDto> {
     if (query.include === 'files') {
@@ -86,6 +93,7 @@ export class UsersController {
   @ApiHeader({ name: 'If-Match', required: false, description: 'The version you read; 412 if the user changed since' })
   @BodyLimit('profile')
   @ApiOperation({ operationId: 'updateUser', summary: 'Change email, fullName, isActive or metadata' })
+  @ApiErrorResponses(400, 404, 409, 412)
   @ApiOkResponse({ type: UserResponseDto })
   async updateUser(
     @CurrentUser() actor: Actor,
@@ -103,6 +111,7 @@ export class UsersController {
   @NoThrottle()
   @Audited('user.soft-delete')
   @ApiOperation({ operationId: 'softDeleteUser', summary: 'Soft-delete a user (restorable)' })
+  @ApiErrorResponses(404)
   @ApiOkResponse({ type: UserResponseDto })
   async softDeleteUser(@CurrentUser() actor: Actor, @Param('id', UserIdPipe) id: string): Promise<UserResponseDto> {
     return toUserResponse(await this.service.softDeleteUser(actor, id));
@@ -113,6 +122,7 @@ export class UsersController {
   @NoThrottle()
   @Audited('user.restore')
   @ApiOperation({ operationId: 'restoreUser', summary: 'Restore a soft-deleted user' })
+  @ApiErrorResponses(404, 409)
   @ApiOkResponse({ type: UserResponseDto })
   async restoreUser(@Param('id', UserIdPipe) id: string): Promise<UserResponseDto> {
     return toUserResponse(await this.service.restoreUser(id));
@@ -123,6 +133,7 @@ export class UsersController {
   @NoThrottle()
   @Audited('user.deactivate')
   @ApiOperation({ operationId: 'deactivateUser', summary: 'Deactivate a user (their tokens stop working)' })
+  @ApiErrorResponses(404)
   @ApiOkResponse({ type: UserResponseDto })
   async deactivateUser(@CurrentUser() actor: Actor, @Param('id', UserIdPipe) id: string): Promise<UserResponseDto> {
     return toUserResponse(await this.service.deactivateUser(actor, id));
@@ -133,6 +144,7 @@ export class UsersController {
   @NoThrottle()
   @Audited('user.reactivate')
   @ApiOperation({ operationId: 'reactivateUser', summary: 'Reactivate a user' })
+  @ApiErrorResponses(404)
   @ApiOkResponse({ type: UserResponseDto })
   async reactivateUser(@Param('id', UserIdPipe) id: string): Promise<UserResponseDto> {
     return toUserResponse(await this.service.reactivateUser(id));
@@ -143,6 +155,7 @@ export class UsersController {
   @SensitiveRoute('password-change')
   @AuditedByHandler('user.password-change')
   @ApiOperation({ operationId: 'setUserPassword', summary: "Set a user's password (rate-limited per user)" })
+  @ApiErrorResponses(400, 404, 429)
   @ApiNoContentResponse()
   async setUserPassword(@Param('id', UserIdPipe) id: string, @Body() body: SetPasswordDto, @Req() request: AuditedRequest): Promise<void> {
     await this.service.setPassword(id, body.password, this.auditor.committer(request));
@@ -153,6 +166,7 @@ export class UsersController {
   @NoThrottle()
   @Audited('user.role-assign')
   @ApiOperation({ operationId: 'assignUserRole', summary: 'Give a user a role (no-op if held)' })
+  @ApiErrorResponses(400, 404)
   @ApiOkResponse({ type: UserResponseDto })
   async assignUserRole(@Param('id', UserIdPipe) id: string, @Body() body: RoleDto): Promise<UserResponseDto> {
     return toUserResponse(await this.service.assignRole(id, body.role));
@@ -162,6 +176,7 @@ export class UsersController {
   @NoThrottle()
   @Audited('user.role-revoke')
   @ApiOperation({ operationId: 'revokeUserRole', summary: 'Take a role from a user' })
+  @ApiErrorResponses(400, 404)
   @ApiOkResponse({ type: UserResponseDto })
   async revokeUserRole(@CurrentUser() actor: Actor, @Param('id', UserIdPipe) id: string, @Param('role') role: string): Promise<UserResponseDto> {
     return toUserResponse(await this.service.revokeRole(actor, id, role));
@@ -172,6 +187,7 @@ export class UsersController {
   @SensitiveRoute('anonymize')
   @Audited('user.anonymize')
   @ApiOperation({ operationId: 'anonymizeUser', summary: 'GDPR erasure: irreversible anonymization' })
+  @ApiErrorResponses(404, 429)
   @ApiNoContentResponse()
   async anonymizeUser(@CurrentUser() actor: Actor, @Param('id', UserIdPipe) id: string): Promise<void> {
     await this.service.anonymizeUser(actor, id);
@@ -180,6 +196,8 @@ export class UsersController {
   @Get(':id/audit-log')
   @NoThrottle()
   @ApiOperation({ operationId: 'getUserAuditLog', summary: 'Audit rows about a user, newest first' })
+  @ApiOkResponse({ description: 'A page of audit rows: items, total, offset, limit' })
+  @ApiErrorResponses(400, 404)
   getUserAuditLog(@Param('id', UserIdPipe) id: string, @Query() query: PageQueryDto): Promise<Page<AuditEntry>> {
     return this.users.getAuditLog(id, query);
   }

@@ -21,11 +21,13 @@ import {
 import { WebhookSubscriptions } from '../events/webhooks/webhook-subscriptions.service';
 import type { Actor } from '../users.service';
 import { UsersRoutes } from './users-routes.decorator';
+import { ApiErrorResponses } from '../../errors/api-error-responses';
 
 // Webhook subscriptions to the user lifecycle events (README "Webhooks"). The path parameter is
 // not `id`: the audit names the users a request is about, and a subscription is not one.
 @ApiTags('webhooks')
 @ApiBearerAuth()
+@ApiErrorResponses(401, 403, 503)
 @Roles('admin')
 @NoThrottle()
 @UsersRoutes()
@@ -39,6 +41,7 @@ export class WebhooksController {
   @Post()
   @AuditedByHandler('webhook.create')
   @ApiOperation({ operationId: 'createWebhook', summary: 'Subscribe a URL to the user events; the answer carries the signing secret, this once' })
+  @ApiErrorResponses(400)
   @ApiCreatedResponse({ type: CreatedWebhookResponseDto })
   async createWebhook(@CurrentUser() actor: Actor, @Body() body: CreateWebhookDto, @Req() request: AuditedRequest): Promise<CreatedWebhookResponseDto> {
     // Wrapped, so that the audit row does not take the subscription's id for a user's.
@@ -55,6 +58,7 @@ export class WebhooksController {
 
   @Get(':webhookId')
   @ApiOperation({ operationId: 'getWebhook', summary: 'One subscription (a deleted one too), with its deliveries counted by status' })
+  @ApiErrorResponses(404)
   @ApiOkResponse({ type: WebhookDetailResponseDto })
   async getWebhook(@Param('webhookId') id: string): Promise<WebhookDetailResponseDto> {
     const webhook = await this.webhooks.get(id);
@@ -65,6 +69,7 @@ export class WebhooksController {
   @HttpCode(204)
   @Audited('webhook.delete')
   @ApiOperation({ operationId: 'deleteWebhook', summary: 'Stop delivering to a subscription (its deliveries stay listed)' })
+  @ApiErrorResponses(404)
   @ApiNoContentResponse()
   async deleteWebhook(@Param('webhookId') id: string): Promise<void> {
     await this.webhooks.remove(id);
@@ -72,6 +77,7 @@ export class WebhooksController {
 
   @Get(':webhookId/deliveries')
   @ApiOperation({ operationId: 'listWebhookDeliveries', summary: "A subscription's deliveries, newest first: pending (with retries), delivered, dead" })
+  @ApiErrorResponses(400, 404)
   @ApiOkResponse({ type: WebhookDeliveryPageDto })
   async listWebhookDeliveries(@Param('webhookId') id: string, @Query() query: WebhookDeliveriesQueryDto): Promise<WebhookDeliveryPageDto> {
     const limit = query.limit ?? 100;
@@ -82,6 +88,7 @@ export class WebhooksController {
   @HttpCode(202)
   @Audited('webhook.replay')
   @ApiOperation({ operationId: 'replayWebhook', summary: 'Deliver an event to the subscription again (a dead letter, or one the receiver lost)' })
+  @ApiErrorResponses(400, 404)
   @ApiAcceptedResponse({ type: ReplayResponseDto })
   async replayWebhook(@Param('webhookId') id: string, @Body() body: ReplayWebhookDto): Promise<ReplayResponseDto> {
     return { replayed: await this.webhooks.replay(id, body.eventId) };

@@ -36,11 +36,11 @@ export class BulkUserDto extends UserProfileWithRolesDto {
 export class ImportUserDto extends BulkUserDto {
   @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() id?: string;
   @ApiPropertyOptional({ format: 'date-time' }) @IsOptional() @IsDateString() createdAt?: string;
-  @ApiPropertyOptional({ format: 'date-time', nullable: true }) @IsOptional() @IsDateString() lastLoginAt?: string | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) @IsOptional() @IsDateString() lastLoginAt?: string | null;
   // Written by the export, decided by the database on import: accepted so that an export can be
   // sent back as it is (a soft-deleted row is refused by the import itself).
   @ApiPropertyOptional() @IsOptional() @IsBoolean() isDeleted?: boolean;
-  @ApiPropertyOptional({ format: 'date-time', nullable: true }) @IsOptional() @IsDateString() deletedAt?: string | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) @IsOptional() @IsDateString() deletedAt?: string | null;
   @ApiPropertyOptional({ format: 'date-time' }) @IsOptional() @IsDateString() updatedAt?: string;
   @ApiPropertyOptional() @IsOptional() @IsInt() version?: number;
 }

@@ -9,11 +9,13 @@ import { Roles } from '../auth/roles.decorator';
 import { UsersRoutes } from '../controllers/users-routes.decorator';
 import { RetentionPolicy } from './retention-policy.service';
 import { RetentionPolicyDto, RetentionReportDto, RetentionRunQueryDto, toRetentionPolicy, toRetentionReport } from './retention.dto';
+import { ApiErrorResponses } from '../../errors/api-error-responses';
 
 // The retention policy: what it is, and a run now (or its dry run). Mounted before the routes
 // about one user, so that /users/retention/... never reads as /users/:id.
 @ApiTags('users')
 @ApiBearerAuth()
+@ApiErrorResponses(401, 403, 503)
 @Roles('admin')
 @UsersRoutes()
 @Controller('users')
@@ -41,6 +43,7 @@ export class RetentionController {
   // failure); the request's audit row follows the run.
   @AuditedByHandler('users.retention-run')
   @ApiOperation({ operationId: 'runRetention', summary: 'Run the retention policy now; dryRun=true only reports what it would do' })
+  @ApiErrorResponses(400)
   @ApiOkResponse({ type: RetentionReportDto })
   async runRetention(@Query() query: RetentionRunQueryDto, @Req() request: AuditedRequest): Promise<RetentionReportDto> {
     // Required: a run can anonymize, which cannot be undone.
