@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { withUsersMigrationLock } from '../../src/users/users-migrations';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { until } from '../support/until';
 
 const ROOT = join(__dirname, '..', '..');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -15,9 +18,12 @@ const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 describe('migration CLI', () => {
   let db: TestDatabase;
   let copy: string;
+  let dataSource: DataSource;
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    dataSource = new DataSource({ type: 'postgres', url: db.url, extra: { max: 2 } });
+    await dataSource.initialize();
     copy = mkdtempSync(join(tmpdir(), 'nest-users-migrations-'));
     cpSync(join(ROOT, 'src'), join(copy, 'src'), { recursive: true, filter: (path) => !path.endsWith('.spec.ts') });
     for (const file of ['tsconfig.json', 'tsconfig.build.json']) cpSync(join(ROOT, file), join(copy, file));
@@ -35,6 +41,7 @@ describe('migration CLI', () => {
 
   afterAll(async () => {
     rmSync(copy, { recursive: true, force: true });
+    await dataSource.destroy();
     await db.drop();
   });
 
@@ -51,6 +58,13 @@ describe('migration CLI', () => {
         (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, out: stdout + stderr }),
       );
     });
+  }
+
+  async function waitingForTheLock(): Promise<number> {
+    const [{ count }] = await dataSource.query<{ count: number }[]>(
+      `SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`,
+    );
+    return count;
   }
 
   async function schema(): Promise<{ columns: string[]; indexes: string[]; recorded: string[] }> {
@@ -90,7 +104,14 @@ describe('migration CLI', () => {
     await expect(cli('show')).resolves.toMatchObject({ code: 0, out: expect.stringMatching(/\[X\] AddLocale\d{13}\n$/) });
     await expect(cli('generate', 'nothing')).resolves.toEqual({ code: 0, out: 'No changes in database schema were found\n' });
 
-    await expect(cli('revert')).resolves.toEqual({ code: 0, out: `reverted: AddLocale${timestamp}\n` });
+    // The revert waits for the lock runUsersMigrations holds, and reverts once it is released.
+    const reverting = await withUsersMigrationLock(dataSource, {}, async () => {
+      const pending = cli('revert');
+      await expect(until(waitingForTheLock, (n) => n === 1)).resolves.toBe(1);
+      await expect(schema()).resolves.toMatchObject({ columns: ['locale'] });
+      return { pending };
+    });
+    await expect(reverting.pending).resolves.toEqual({ code: 0, out: `reverted: AddLocale${timestamp}\n` });
     await expect(schema()).resolves.toEqual({ columns: [], indexes: [], recorded: [] });
     await expect(cli('show')).resolves.toMatchObject({ code: 0, out: expect.stringMatching(/\[ \] AddLocale\d{13}\n$/) });
   }, 120000);
