@@ -54,15 +54,23 @@ export function usersMigrations(naming: TableNaming = {}): MigrationClass[] {
 // longer than the pool's statement timeout allows a request: it is lifted on this connection.
 export async function runUsersMigrations(dataSource: DataSource, naming: TableNaming = {}): Promise<string[]> {
   const names = new TableNames(naming);
-  const runner = dataSource.createQueryRunner('master');
-  await runner.connect();
-  const lock = advisoryLockKey(names.migrations);
-  try {
-    await runner.query(`SET statement_timeout = 0`);
-    await runner.query(`SELECT pg_advisory_lock($1::bigint)`, [lock]);
+  return withUsersMigrationLock(dataSource, naming, async (runner) => {
     const applied = await applyPending(runner, names, dataSource);
     logger.log(applied.length ? `applied migrations: ${applied.join(', ')}` : `no pending migration for ${names.users}`);
     return applied;
+  });
+}
+
+// Runs `work` on a connection of its own, without statement timeout, holding the migration lock of
+// `naming`: the migration CLI takes it too, so that a revert never interleaves with a run.
+export async function withUsersMigrationLock<T>(dataSource: DataSource, naming: TableNaming, work: (runner: QueryRunner) => Promise<T>): Promise<T> {
+  const runner = dataSource.createQueryRunner('master');
+  await runner.connect();
+  const lock = advisoryLockKey(new TableNames(naming).migrations);
+  try {
+    await runner.query(`SET statement_timeout = 0`);
+    await runner.query(`SELECT pg_advisory_lock($1::bigint)`, [lock]);
+    return await work(runner);
   } finally {
     await unlockAndRelease(runner, lock);
   }
