@@ -6,15 +6,28 @@ import type { AppConfig } from '../config/app-config';
 import { loadConfigOrExit } from '../config/load-config';
 import { openDatabaseServer } from '../database/database-server';
 import { AdminBootstrap } from '../users/auth/admin-bootstrap.service';
+import { readPassword } from './read-password';
 
-// `npm run admin:create -- --email a@b.c --password ...`. The password may come from ADMIN_PASSWORD
-// instead, which keeps it out of the shell history and the process list.
-export function adminArguments(argv: string[], env: NodeJS.ProcessEnv): { email: string; password: string } {
-  const { values } = parseArgs({ args: argv, options: { email: { type: 'string' }, password: { type: 'string' } }, strict: true });
+export const ADMIN_CLI_USAGE = `usage: npm run admin:create -- --email <email> [--password <password>]
+
+Creates the user <email> with the admin role, or gives an existing user that role (its password is
+kept). The email may come from ADMIN_EMAIL instead. The password comes from --password, else
+ADMIN_PASSWORD, else it is read: asked twice without echo on a terminal, or the first line of
+standard input otherwise, e.g. printf '%s\\n' "$PASSWORD" | npm run admin:create -- --email <email>.
+Only --password leaves it in the shell history and the process list.`;
+
+// `npm run admin:create -- --email a@b.c [--password ...]`. Without a password here the caller
+// reads it (readPassword).
+export function adminArguments(argv: string[], env: NodeJS.ProcessEnv): { help: true } | { help?: false; email: string; password: string | undefined } {
+  const { values } = parseArgs({
+    args: argv,
+    options: { email: { type: 'string' }, password: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+  if (values.help) return { help: true };
   const email = values.email ?? env.ADMIN_EMAIL;
-  const password = values.password ?? env.ADMIN_PASSWORD;
-  if (!email || !password) throw new Error('usage: npm run admin:create -- --email <email> --password <password> (or ADMIN_PASSWORD)');
-  return { email, password };
+  if (!email) throw new Error(ADMIN_CLI_USAGE);
+  return { email, password: values.password ?? env.ADMIN_PASSWORD };
 }
 
 // Boots the application context (database, migrations, UsersModule) without HTTP and runs the
@@ -33,7 +46,10 @@ export async function createAdmin(config: AppConfig, email: string, password: st
 }
 
 async function main(): Promise<void> {
-  const { email, password } = adminArguments(process.argv.slice(2), process.env);
+  const args = adminArguments(process.argv.slice(2), process.env);
+  if (args.help) return void console.info(ADMIN_CLI_USAGE);
+  const email = args.email;
+  const password = args.password ?? (await readPassword(process.stdin, process.stderr));
   const config = loadConfigOrExit();
   const database = await openDatabaseServer(config);
   try {

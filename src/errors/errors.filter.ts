@@ -48,7 +48,8 @@ export function toErrorResponse(error: unknown, requestId: string, logger: Logge
       body: { statusCode: 429, code: ErrorCode.RATE_LIMITED, message: 'Too many requests', requestId },
     };
   }
-  // Terminus fails the health check with this exception; the database is its only dependency.
+  // Terminus fails the health check with this exception; the database is the only dependency that
+  // fails it (a Redis outage is reported degraded).
   if (error instanceof ServiceUnavailableException) {
     return databaseUnavailable(requestId, indicatorStatuses(error.getResponse()));
   }
