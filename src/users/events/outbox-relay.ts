@@ -173,8 +173,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
   // destinations are this instance's, every destination another instance announced within the
   // last hour (so an instance without a subscriber, a script say, never routes events past it),
   // and the enabled webhook subscriptions as stored (a subscription takes events from its commit
-  // on, whichever instance made it; one deleted is no longer routed to, even by an instance that
-  // has not reloaded yet). Their deliveries wait for an instance that has the destination.
+  // on, whichever instance made it; one deleted, a disabled row, is no longer routed to, even by an
+  // instance that has not reloaded yet). Their deliveries wait for an instance that has the
+  // destination.
   private async route(destinations: EventDestination[]): Promise<number> {
     return this.db.transaction(async () => {
       const [{ locked }] = await this.db.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS locked', [this.routeLock]);
@@ -187,9 +188,10 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
            SELECT b.seq, d.name, b.user_id FROM batch b
              JOIN (
                SELECT r.name, r.types FROM jsonb_to_recordset($2::jsonb) AS r(name text, types text[])
-                 WHERE r.name NOT LIKE 'webhook:%' OR r.name = 'webhook:env'
+                 WHERE NOT EXISTS (SELECT 1 FROM ${this.t.webhooks} w WHERE 'webhook:' || w.id::text = r.name AND NOT w.enabled)
                UNION SELECT a.name, a.types FROM ${this.t.outboxDestinations} a
-                 WHERE a.seen_at > now() - $3 * interval '1 minute' AND (a.name NOT LIKE 'webhook:%' OR a.name = 'webhook:env')
+                 WHERE a.seen_at > now() - $3 * interval '1 minute'
+                   AND NOT EXISTS (SELECT 1 FROM ${this.t.webhooks} w WHERE 'webhook:' || w.id::text = a.name AND NOT w.enabled)
                UNION SELECT 'webhook:' || w.id, w.types FROM ${this.t.webhooks} w WHERE w.enabled
              ) d ON d.types IS NULL OR b.type = ANY(d.types)
            ON CONFLICT DO NOTHING
