@@ -246,9 +246,13 @@ describe('user lifecycle events: delivery to subscribers', () => {
         (r) => r[0]?.status === 'dead',
       );
       expect(dead).toEqual([{ status: 'dead', attempts: 3, last_error: 'never works' }]);
-      const retried = await ctx.sql(
-        `SELECT d.status, d.attempts FROM outbox_deliveries d JOIN outbox o ON o.seq = d.event_seq WHERE o.user_id = $1 AND d.destination = 'subscriber:retry-test' ORDER BY o.seq`,
-        [user.id],
+      const retried = await until(
+        () =>
+          ctx.sql<{ status: string; attempts: number }>(
+            `SELECT d.status, d.attempts FROM outbox_deliveries d JOIN outbox o ON o.seq = d.event_seq WHERE o.user_id = $1 AND d.destination = 'subscriber:retry-test' ORDER BY o.seq`,
+            [user.id],
+          ),
+        (r) => r.length === 2 && r.every((d) => d.status === 'delivered'),
       );
       expect(retried).toEqual([
         { status: 'delivered', attempts: 3 },
@@ -328,7 +332,11 @@ describe('user lifecycle events: inspection and replay', () => {
       await expect(deliveries.replay(dead[0].eventId, 'subscriber:replay-test')).resolves.toBe(1);
       while (received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
       expect(received).toEqual([dead[0].eventId]);
-      const [after] = await deliveries.list({ destination: 'subscriber:replay-test', userId: user.id });
+      // The handler has run; the relay records the outcome right after.
+      const [after] = await until(
+        () => deliveries.list({ destination: 'subscriber:replay-test', userId: user.id }),
+        (list) => list[0]?.status === 'delivered',
+      );
       expect(after).toMatchObject({ status: 'delivered', attempts: 1, deliveredAt: expect.any(Date) });
       // Nothing to replay twice while it is pending; a delivered one can be sent again.
       await expect(deliveries.replay(dead[0].eventId, 'subscriber:replay-test')).resolves.toBe(1);
