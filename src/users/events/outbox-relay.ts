@@ -77,8 +77,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
   ) {
     this.settings = settings.events;
     this.routeLock = createHash('sha256').update(`nest-users outbox ${t.outbox}`).digest().readBigInt64BE(0).toString();
-    events.onChange(() => this.nudge());
-    outbox.onWritten(() => this.nudge());
+    // Only a relay that runs is woken by writes: otherwise every write would pay a hook for nothing.
+    if (this.settings.enabled && this.settings.relay) {
+      events.onChange(() => this.nudge());
+      outbox.onWritten(() => this.nudge());
+    }
   }
 
   onApplicationBootstrap(): void {

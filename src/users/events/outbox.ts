@@ -59,7 +59,7 @@ export class Outbox {
   }
 
   // Inserts the events of users already changed in the ambient transaction (a change made of
-  // several statements, such as an erasure).
+  // several statements, such as an erasure); the caller then calls written(), once per change.
   async record(users: readonly { id: string; version: number }[], spec: Pick<EventSpec, 'type' | 'fields'>): Promise<void> {
     if (!this.enabled || users.length === 0) return;
     if (users.length >= COPY_FROM) {
@@ -71,7 +71,6 @@ export class Outbox {
        SELECT $1::text, w.id, $3::uuid, $4::text, w.version, $2::text[] FROM unnest($5::uuid[], $6::int[]) AS w(id, version)`,
       [spec.type, [...(spec.fields ?? [])], ...this.context(), users.map((u) => u.id), users.map((u) => u.version)],
     );
-    await this.written();
   }
 
   // Many events (a bulk create) through COPY: a tenth of the time of an INSERT from arrays. Every
@@ -89,7 +88,6 @@ export class Outbox {
       }
     }
     await this.db.copyIn(`COPY ${this.t.outbox} (type, user_id, actor_id, request_id, version, changed_fields) FROM STDIN`, lines());
-    await this.written();
   }
 
   // Tells the relay, once the ambient transaction commits (at once without one), that events

@@ -60,8 +60,9 @@ export class UserStore {
   }
 
   // The events of users already changed in the ambient transaction by statements of their own.
-  recordEvents(users: readonly { id: string; version: number }[], event: Pick<EventSpec, 'type' | 'fields'>): Promise<void> {
-    return this.outbox.record(users, event);
+  async recordEvents(users: readonly { id: string; version: number }[], event: Pick<EventSpec, 'type' | 'fields'>): Promise<void> {
+    await this.outbox.record(users, event);
+    if (users.length) await this.outbox.written();
   }
 
   // The user with `id` that satisfies `condition` (on `u`, no parameters), read without the
